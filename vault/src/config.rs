@@ -1,0 +1,362 @@
+//! Configuration: a TOML file with a few environment overrides, validated once into [`Config`].
+//!
+//! Unknown keys are errors (`deny_unknown_fields`), insecure choices are named `danger_*`, and
+//! secrets (the token PIN) never sit in the file: the file names the environment variable.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use thiserror::Error;
+
+use crate::crypto::Suite;
+
+#[derive(Debug, Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// The embedded demo: SQLite files, a software KEK, made-up patients.
+    Demo,
+    /// Real patients: a PKCS#11 token is required.
+    Production,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    mode: Mode,
+    #[serde(default = "default_listen")]
+    listen: String,
+    #[serde(default = "default_data_dir")]
+    data_dir: PathBuf,
+    #[serde(default)]
+    database: DatabaseSection,
+    keys: KeysSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DatabaseSection {
+    /// `sqlite://...` or `postgres://...`; default: `sqlite://<data_dir>/vault.db`.
+    url: Option<String>,
+    max_connections: Option<u32>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeysSection {
+    provider: ProviderName,
+    #[serde(default)]
+    suite: SuiteName,
+    #[serde(default)]
+    cache: CacheSection,
+    pkcs11: Option<Pkcs11Section>,
+    danger_soft: Option<SoftSection>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum ProviderName {
+    Pkcs11,
+    DangerSoft,
+}
+
+#[derive(Debug, Default, Clone, Copy, Deserialize)]
+enum SuiteName {
+    #[default]
+    #[serde(rename = "aes-256-gcm-siv")]
+    Aes256GcmSiv,
+    #[serde(rename = "gost")]
+    Gost,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CacheSection {
+    #[serde(default = "default_cache_capacity")]
+    capacity: usize,
+    #[serde(default = "default_cache_ttl")]
+    ttl_seconds: u64,
+}
+
+impl Default for CacheSection {
+    fn default() -> Self {
+        Self {
+            capacity: default_cache_capacity(),
+            ttl_seconds: default_cache_ttl(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Pkcs11Section {
+    module: PathBuf,
+    token_label: String,
+    #[serde(default = "default_pin_env")]
+    pin_env: String,
+    #[serde(default = "default_kek_label")]
+    kek_label: String,
+    profile: PathBuf,
+    #[serde(default = "default_sessions")]
+    sessions: usize,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SoftSection {
+    kek_dir: PathBuf,
+}
+
+fn default_listen() -> String {
+    "127.0.0.1:8200".into()
+}
+fn default_data_dir() -> PathBuf {
+    "data".into()
+}
+fn default_cache_capacity() -> usize {
+    10_000
+}
+fn default_cache_ttl() -> u64 {
+    300
+}
+fn default_pin_env() -> String {
+    "VAULT_HSM_PIN".into()
+}
+fn default_kek_label() -> String {
+    "medikamente-kek".into()
+}
+fn default_sessions() -> usize {
+    4
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub mode: Mode,
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    pub max_connections: u32,
+    pub suite: Suite,
+    pub cache_capacity: usize,
+    pub cache_ttl: Duration,
+    pub provider: ProviderConfig,
+}
+
+#[derive(Debug, Clone)]
+pub enum ProviderConfig {
+    Pkcs11 {
+        module: PathBuf,
+        token_label: String,
+        pin_env: String,
+        kek_label: String,
+        profile: PathBuf,
+        sessions: usize,
+    },
+    /// KEK files on disk: demo mode only.
+    DangerSoft { kek_dir: PathBuf },
+}
+
+/// Environment variables that override the file, for containers and tests.
+pub const ENV_OVERRIDES: &[(&str, &str)] = &[
+    ("VAULT_LISTEN", "listen"),
+    ("VAULT_DATABASE_URL", "database.url"),
+    ("VAULT_HSM_MODULE", "keys.pkcs11.module"),
+    ("VAULT_HSM_TOKEN_LABEL", "keys.pkcs11.token_label"),
+];
+
+impl Config {
+    /// Reads and validates a config file, applying environment overrides.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ConfigError(format!(
+                "config file {} cannot be read: {e}",
+                path.display()
+            ))
+        })?;
+        Self::parse(&text, &|name| std::env::var(name).ok()).map_err(|ConfigError(msg)| {
+            ConfigError(format!("config file {}: {msg}", path.display()))
+        })
+    }
+
+    /// Parses config text; `env` looks up overrides (injected so tests need no process env).
+    pub fn parse(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let mut file: FileConfig = toml::from_str(text).map_err(|e| {
+            let line = e
+                .span()
+                .map(|s| text[..s.start.min(text.len())].lines().count().max(1));
+            let at = line.map(|l| format!(" (line {l})")).unwrap_or_default();
+            ConfigError(format!("{}{at}", e.message().trim().replace('\n', "; ")))
+        })?;
+        if let Some(v) = env("VAULT_LISTEN") {
+            file.listen = v;
+        }
+        if let Some(v) = env("VAULT_DATABASE_URL") {
+            file.database.url = Some(v);
+        }
+        if let Some(p) = file.keys.pkcs11.as_mut() {
+            if let Some(v) = env("VAULT_HSM_MODULE") {
+                p.module = v.into();
+            }
+            if let Some(v) = env("VAULT_HSM_TOKEN_LABEL") {
+                p.token_label = v;
+            }
+        }
+        Self::validate(file)
+    }
+
+    fn validate(file: FileConfig) -> Result<Self, ConfigError> {
+        let listen: SocketAddr = file.listen.parse().map_err(|_| {
+            ConfigError(format!(
+                "listen = \"{}\" is not an address like 127.0.0.1:8200",
+                file.listen
+            ))
+        })?;
+        let database_url = file
+            .database
+            .url
+            .unwrap_or_else(|| format!("sqlite://{}/vault.db", file.data_dir.display()));
+        if !(database_url.starts_with("sqlite:") || database_url.starts_with("postgres")) {
+            return Err(ConfigError(
+                "database.url must start with sqlite:// or postgres://".into(),
+            ));
+        }
+        let provider = match file.keys.provider {
+            ProviderName::DangerSoft => {
+                if file.mode != Mode::Demo {
+                    return Err(ConfigError(
+                        "keys.provider = \"danger_soft\" keeps the KEK in a plain file and is refused when mode = \"production\": configure keys.provider = \"pkcs11\" with a [keys.pkcs11] token".into(),
+                    ));
+                }
+                let section = file.keys.danger_soft.ok_or_else(|| {
+                    ConfigError("keys.provider = \"danger_soft\" needs a [keys.danger_soft] section with kek_dir".into())
+                })?;
+                ProviderConfig::DangerSoft {
+                    kek_dir: section.kek_dir,
+                }
+            }
+            ProviderName::Pkcs11 => {
+                let p = file.keys.pkcs11.ok_or_else(|| {
+                    ConfigError("keys.provider = \"pkcs11\" needs a [keys.pkcs11] section (module, token_label, profile)".into())
+                })?;
+                if p.token_label.trim().is_empty() {
+                    return Err(ConfigError(
+                        "keys.pkcs11.token_label is empty: name the token's label".into(),
+                    ));
+                }
+                ProviderConfig::Pkcs11 {
+                    module: p.module,
+                    token_label: p.token_label,
+                    pin_env: p.pin_env,
+                    kek_label: p.kek_label,
+                    profile: p.profile,
+                    sessions: p.sessions.max(1),
+                }
+            }
+        };
+        Ok(Config {
+            mode: file.mode,
+            listen,
+            data_dir: file.data_dir,
+            database_url,
+            max_connections: file.database.max_connections.unwrap_or(16).max(1),
+            suite: match file.keys.suite {
+                SuiteName::Aes256GcmSiv => Suite::Aes256GcmSiv,
+                SuiteName::Gost => Suite::GostKuznyechikMgm,
+            },
+            cache_capacity: file.keys.cache.capacity,
+            cache_ttl: Duration::from_secs(file.keys.cache.ttl_seconds),
+            provider,
+        })
+    }
+
+    /// The configuration `vault demo` runs with: everything under `data_dir`, software KEK.
+    pub fn demo(data_dir: &Path, listen: SocketAddr) -> Self {
+        Config {
+            mode: Mode::Demo,
+            listen,
+            data_dir: data_dir.to_path_buf(),
+            database_url: format!("sqlite://{}/vault.db", data_dir.display()),
+            max_connections: 8,
+            suite: Suite::Aes256GcmSiv,
+            cache_capacity: default_cache_capacity(),
+            cache_ttl: Duration::from_secs(default_cache_ttl()),
+            provider: ProviderConfig::DangerSoft {
+                kek_dir: data_dir.join("danger-soft-kek"),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    const PKCS11: &str = r#"
+mode = "production"
+[database]
+url = "postgres://vault@db/vault"
+[keys]
+provider = "pkcs11"
+[keys.pkcs11]
+module = "/usr/lib/softhsm/libsofthsm2.so"
+token_label = "medikamente"
+profile = "hsm-config/softhsm2.toml"
+"#;
+
+    #[test]
+    fn production_with_token_parses_with_defaults() {
+        let c = Config::parse(PKCS11, &no_env).unwrap();
+        assert_eq!(c.suite, Suite::Aes256GcmSiv);
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8200");
+        match c.provider {
+            ProviderConfig::Pkcs11 {
+                pin_env, kek_label, ..
+            } => {
+                assert_eq!(pin_env, "VAULT_HSM_PIN");
+                assert_eq!(kek_label, "medikamente-kek");
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn soft_provider_is_refused_in_production() {
+        let text = "mode = \"production\"\n[keys]\nprovider = \"danger_soft\"\n[keys.danger_soft]\nkek_dir = \"k\"\n";
+        let err = Config::parse(text, &no_env).unwrap_err().0;
+        assert!(err.contains("refused when mode = \"production\""), "{err}");
+        assert!(!err.contains('\n'));
+    }
+
+    #[test]
+    fn unknown_keys_are_named_with_their_line() {
+        let text = PKCS11.replace("token_label", "tokn_label");
+        let err = Config::parse(&text, &no_env).unwrap_err().0;
+        assert!(err.contains("tokn_label"), "{err}");
+        assert!(err.contains("line"), "{err}");
+        assert!(!err.contains('\n'), "one line: {err}");
+    }
+
+    #[test]
+    fn env_overrides_apply() {
+        let env = |name: &str| match name {
+            "VAULT_DATABASE_URL" => Some("sqlite://x.db".to_string()),
+            "VAULT_HSM_TOKEN_LABEL" => Some("other".to_string()),
+            _ => None,
+        };
+        let c = Config::parse(PKCS11, &env).unwrap();
+        assert_eq!(c.database_url, "sqlite://x.db");
+        assert!(
+            matches!(c.provider, ProviderConfig::Pkcs11 { ref token_label, .. } if token_label == "other")
+        );
+    }
+}

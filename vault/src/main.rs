@@ -1,0 +1,219 @@
+//! The `vault` binary: load config, start tracing, build, run until stopped.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use vault::clock::SystemClock;
+use vault::config::Config;
+use vault::keys::KekVersion;
+use vault::keys::custody::blocking;
+use vault::keys::rotation;
+use vault::startup::{self, Application};
+use vault::{demo, telemetry};
+
+#[derive(Parser)]
+#[command(
+    name = "vault",
+    version,
+    about = "Medikamente vault: sealed patient data behind a PKCS#11 token"
+)]
+struct Cli {
+    /// Config file (TOML).
+    #[arg(
+        long,
+        global = true,
+        env = "VAULT_CONFIG",
+        default_value = "vault.toml"
+    )]
+    config: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the HTTP API.
+    Serve,
+    /// Run the embedded demo: SQLite under ./data, a software KEK, made-up patients.
+    Demo {
+        #[arg(long, default_value = "127.0.0.1:8200")]
+        listen: SocketAddr,
+        #[arg(long, default_value = "data")]
+        data_dir: PathBuf,
+    },
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Key management.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Create KEK v1 in an empty key store.
+    Init,
+    /// List KEK versions and how many DEKs each wraps.
+    List,
+    /// Create the next KEK version and rewrap every DEK under it (resumable: run again to finish).
+    Rotate {
+        /// DEKs per batch between progress reports.
+        #[arg(long, default_value_t = 500)]
+        batch: u64,
+        /// Only finish an interrupted rewrap; do not create a new KEK version.
+        #[arg(long)]
+        resume: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("vault: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("vault: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), String> {
+    telemetry::init();
+    let clock = Arc::new(SystemClock);
+    let err = |e: &dyn std::fmt::Display| e.to_string();
+    match cli.command {
+        Command::Serve => {
+            let config = Config::load(&cli.config).map_err(|e| err(&e))?;
+            serve(&config, clock, false).await
+        }
+        Command::Demo { listen, data_dir } => {
+            serve(&Config::demo(&data_dir, listen), clock, true).await
+        }
+        Command::Migrate => {
+            let config = Config::load(&cli.config).map_err(|e| err(&e))?;
+            startup::open_database(&config).await.map_err(|e| err(&e))?;
+            println!(
+                "migrations applied to {}",
+                vault::store::redact_url(&config.database_url)
+            );
+            Ok(())
+        }
+        Command::Keys { command } => {
+            let config = Config::load(&cli.config).map_err(|e| err(&e))?;
+            keys(&config, clock, command).await
+        }
+    }
+}
+
+async fn serve(config: &Config, clock: Arc<SystemClock>, seed_demo: bool) -> Result<(), String> {
+    let app = Application::build(config, clock)
+        .await
+        .map_err(|e| e.to_string())?;
+    if seed_demo {
+        let state = app.state();
+        let created = demo::seed(&state.db, &state.sealed)
+            .await
+            .map_err(|e| e.to_string())?;
+        if created > 0 {
+            println!("vault: demo data sealed for {created} made-up patients");
+        }
+    }
+    let addr = app
+        .local_addr()
+        .map_or_else(|| config.listen.to_string(), |a| a.to_string());
+    println!(
+        "vault: listening on http://{addr} (health: /healthz, readiness: /readyz, metrics: /metrics)"
+    );
+    if seed_demo {
+        println!(
+            "vault: DEMO MODE - software KEK under {}, never use for real patients",
+            config.data_dir.display()
+        );
+    }
+    app.run_until_stopped(startup::shutdown_signal())
+        .await
+        .map_err(|e| format!("server stopped: {e}"))
+}
+
+async fn keys(
+    config: &Config,
+    clock: Arc<SystemClock>,
+    command: KeysCommand,
+) -> Result<(), String> {
+    let e = |e: &dyn std::fmt::Display| e.to_string();
+    match command {
+        KeysCommand::Init => {
+            let provider = startup::open_provider(config).await.map_err(|x| e(&x))?;
+            let p = provider.clone();
+            let versions = blocking(move || p.kek_versions())
+                .await
+                .map_err(|x| e(&x))?;
+            if let Some(v) = versions.last() {
+                println!("key store already holds KEK {v}; nothing to do");
+                return Ok(());
+            }
+            blocking(move || provider.create_kek(KekVersion::FIRST))
+                .await
+                .map_err(|x| e(&x))?;
+            println!("created KEK v1");
+            Ok(())
+        }
+        KeysCommand::List => {
+            let (db, sealed) = startup::open_vault(config, clock)
+                .await
+                .map_err(|x| e(&x))?;
+            let p = sealed.custody().provider().clone();
+            let versions = blocking(move || p.kek_versions())
+                .await
+                .map_err(|x| e(&x))?;
+            let current = sealed.custody().current_kek();
+            for v in versions {
+                let older = vault::store::keys::count_wrapped_before(&db, v.next())
+                    .await
+                    .map_err(|x| e(&x))?
+                    - vault::store::keys::count_wrapped_before(&db, v)
+                        .await
+                        .map_err(|x| e(&x))?;
+                let mark = if v == current { " (current)" } else { "" };
+                println!("KEK {v}{mark}: wraps {older} DEKs");
+            }
+            Ok(())
+        }
+        KeysCommand::Rotate { batch, resume } => {
+            let (db, sealed) = startup::open_vault(config, clock)
+                .await
+                .map_err(|x| e(&x))?;
+            let custody = sealed.custody();
+            if !resume {
+                let new = rotation::create_next_kek(custody)
+                    .await
+                    .map_err(|x| e(&x))?;
+                println!("created KEK {new}; rewrapping DEKs under it");
+            }
+            let current = custody.current_kek();
+            let done = rotation::rewrap_all(custody, &db, batch, |p| {
+                println!("rewrapped {}/{} DEKs under KEK {current}", p.done, p.total);
+            })
+            .await
+            .map_err(|x| {
+                format!("{x} (progress is kept: run `vault keys rotate --resume` to continue)")
+            })?;
+            println!(
+                "rotation complete: {} DEKs rewrapped, all under KEK {current}",
+                done.done
+            );
+            Ok(())
+        }
+    }
+}

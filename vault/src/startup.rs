@@ -1,0 +1,251 @@
+//! Building and running the vault: config in, a served router out.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+use secrecy::SecretString;
+use thiserror::Error;
+use tokio::net::TcpListener;
+
+use crate::clock::Clock;
+use crate::config::{Config, ConfigError, Mode, ProviderConfig};
+use crate::domain::SealedData;
+use crate::keys::cache::DekCache;
+use crate::keys::custody::blocking;
+use crate::keys::pkcs11::{Pkcs11Provider, Pkcs11Settings};
+use crate::keys::profile::Profile;
+use crate::keys::soft::SoftProvider;
+use crate::keys::{KekVersion, KeyCustody, KeyError, KeyProvider};
+use crate::store::{self, Database, StoreError, redact_url};
+
+/// Why the vault did not start. Each message is one line that says what to fix.
+#[derive(Debug, Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("{0}")]
+    Keys(#[from] KeyError),
+    #[error("database {url} is unavailable: {reason}")]
+    Database { url: String, reason: String },
+    #[error(
+        "the database names KEK {version} but the key store ({store}) has no such version: restore the token that holds it or point the vault at the right token"
+    )]
+    KekNotInStore { version: KekVersion, store: String },
+    #[error("cannot listen on {addr}: {reason}")]
+    Bind { addr: SocketAddr, reason: String },
+}
+
+pub struct Metrics {
+    pub registry: Registry,
+    pub dek_cache_entries: Gauge,
+}
+
+/// What handlers share.
+pub struct AppState {
+    pub db: Database,
+    pub sealed: SealedData,
+    pub metrics: Metrics,
+}
+
+/// Opens the configured key provider. A `danger_soft` provider logs a warning at every start.
+pub async fn open_provider(config: &Config) -> Result<Arc<dyn KeyProvider>, StartupError> {
+    match &config.provider {
+        ProviderConfig::DangerSoft { kek_dir } => {
+            tracing::warn!(
+                kek_dir = %kek_dir.display(),
+                "DANGER: keys.provider = danger_soft keeps the KEK in a plain file; demo data only, never real patients"
+            );
+            Ok(Arc::new(SoftProvider::open(kek_dir, config.suite)?))
+        }
+        ProviderConfig::Pkcs11 {
+            module,
+            token_label,
+            pin_env,
+            kek_label,
+            profile,
+            sessions,
+        } => {
+            let pin = std::env::var(pin_env).map_err(|_| KeyError::PinMissing(pin_env.clone()))?;
+            let settings = Pkcs11Settings {
+                module: module.clone(),
+                token_label: token_label.clone(),
+                pin: SecretString::from(pin),
+                pin_env: pin_env.clone(),
+                kek_label: kek_label.clone(),
+                profile: Profile::load(profile)?,
+                max_idle_sessions: *sessions,
+            };
+            let provider = blocking(move || Pkcs11Provider::open(settings)).await?;
+            Ok(Arc::new(provider))
+        }
+    }
+}
+
+/// Connects to the database and applies pending migrations.
+pub async fn open_database(config: &Config) -> Result<Database, StartupError> {
+    if config.database_url.starts_with("sqlite:") {
+        // The embedded default keeps its file under data_dir; make sure the folder exists.
+        let _ = std::fs::create_dir_all(&config.data_dir);
+    }
+    let fail = |e: StoreError| StartupError::Database {
+        url: redact_url(&config.database_url),
+        reason: match &e {
+            StoreError::Unavailable(inner) => inner.to_string().replace('\n', " "),
+            other => other.to_string(),
+        },
+    };
+    let db = Database::connect(&config.database_url, config.max_connections)
+        .await
+        .map_err(fail)?;
+    db.migrate().await.map_err(fail)?;
+    Ok(db)
+}
+
+/// In demo mode the first start creates the software KEK; a production token is initialised
+/// on purpose, with `vault keys init`.
+pub async fn ensure_first_kek(
+    config: &Config,
+    provider: &Arc<dyn KeyProvider>,
+) -> Result<(), StartupError> {
+    let p = provider.clone();
+    let versions = blocking(move || p.kek_versions()).await?;
+    if versions.is_empty() && config.mode == Mode::Demo {
+        let p = provider.clone();
+        blocking(move || p.create_kek(KekVersion::FIRST)).await?;
+        tracing::info!("demo mode: created software KEK v1");
+    }
+    Ok(())
+}
+
+/// Opens database and keys and checks that every KEK version the database uses is present.
+pub async fn open_vault(
+    config: &Config,
+    clock: Arc<dyn Clock>,
+) -> Result<(Database, SealedData), StartupError> {
+    let db = open_database(config).await?;
+    let provider = open_provider(config).await?;
+    ensure_first_kek(config, &provider).await?;
+    let p = provider.clone();
+    let present = blocking(move || p.kek_versions()).await?;
+    let used = store::keys::kek_versions_in_use(&db)
+        .await
+        .map_err(|e| StartupError::Database {
+            url: redact_url(&config.database_url),
+            reason: e.to_string(),
+        })?;
+    if let Some(missing) = used.iter().find(|v| !present.contains(v)) {
+        return Err(StartupError::KekNotInStore {
+            version: *missing,
+            store: provider.describe(),
+        });
+    }
+    let cache = DekCache::new(config.cache_capacity, config.cache_ttl, clock.clone());
+    let custody = Arc::new(KeyCustody::new(provider, cache).await?);
+    Ok((
+        db.clone(),
+        SealedData::new(db, custody, config.suite, clock),
+    ))
+}
+
+pub struct Application {
+    listener: TcpListener,
+    state: Arc<AppState>,
+}
+
+impl Application {
+    pub async fn build(config: &Config, clock: Arc<dyn Clock>) -> Result<Self, StartupError> {
+        let (db, sealed) = open_vault(config, clock).await?;
+        tracing::info!(key_store = %sealed.custody().provider().describe(), kek = %sealed.custody().current_kek(), "keys ready");
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .map_err(|e| StartupError::Bind {
+                addr: config.listen,
+                reason: e.to_string(),
+            })?;
+        let mut registry = Registry::with_prefix("vault");
+        let cache = sealed.custody().cache();
+        registry.register(
+            "dek_cache_hits",
+            "Patient-key lookups served from memory",
+            cache.hits.clone(),
+        );
+        registry.register(
+            "dek_cache_misses",
+            "Patient-key lookups that needed a token unwrap",
+            cache.misses.clone(),
+        );
+        let dek_cache_entries = Gauge::default();
+        registry.register(
+            "dek_cache_entries",
+            "Patient keys held in memory",
+            dek_cache_entries.clone(),
+        );
+        let metrics = Metrics {
+            registry,
+            dek_cache_entries,
+        };
+        Ok(Self {
+            listener,
+            state: Arc::new(AppState {
+                db,
+                sealed,
+                metrics,
+            }),
+        })
+    }
+
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.listener.local_addr().ok()
+    }
+
+    pub fn state(&self) -> &Arc<AppState> {
+        &self.state
+    }
+
+    /// Serves until `shutdown` completes, then drains in-flight requests and stops the cache
+    /// sweeper.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let state = self.state.clone();
+        let sweeper = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(30));
+            loop {
+                tick.tick().await;
+                state.sealed.custody().cache().sweep_expired();
+            }
+        });
+        let app = crate::http::router(self.state.clone());
+        let served = axum::serve(self.listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await;
+        sweeper.abort();
+        self.state.db.close().await;
+        served
+    }
+}
+
+/// Resolves on SIGTERM or ctrl-c.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { () = ctrl_c => {}, () = term => {} }
+    tracing::info!("shutting down: draining requests");
+}

@@ -1,0 +1,291 @@
+//! Patients and their wrapped DEKs.
+
+use sea_query::{Expr, ExprTrait, Iden, Order, Query};
+
+use super::{Database, StoreError, Transaction, parse_id, to_u32};
+use crate::ids::PatientId;
+use crate::keys::{KekVersion, WrappedDek};
+
+#[derive(Iden)]
+enum Patients {
+    Table,
+    PatientId,
+    CreatedAt,
+    ShreddedAt,
+}
+
+#[derive(Iden)]
+enum PatientDeks {
+    Table,
+    PatientId,
+    DekVersion,
+    KekVersion,
+    WrappedDek,
+    CreatedAt,
+}
+
+/// A patient's DEK as stored.
+pub struct StoredDek {
+    pub patient: PatientId,
+    pub dek_version: u32,
+    pub wrapped: WrappedDek,
+}
+
+#[derive(sqlx::FromRow)]
+struct DekRow {
+    patient_id: String,
+    dek_version: i64,
+    kek_version: i64,
+    wrapped_dek: Vec<u8>,
+}
+
+impl TryFrom<DekRow> for StoredDek {
+    type Error = StoreError;
+    fn try_from(row: DekRow) -> Result<Self, StoreError> {
+        let kek_version = KekVersion::new(to_u32(row.kek_version, "kek_version")?)
+            .ok_or_else(|| StoreError::Corrupt("kek_version 0".into()))?;
+        Ok(StoredDek {
+            patient: parse_id(&row.patient_id, "patient_id")?,
+            dek_version: to_u32(row.dek_version, "dek_version")?,
+            wrapped: WrappedDek {
+                kek_version,
+                bytes: row.wrapped_dek,
+            },
+        })
+    }
+}
+
+/// What the vault knows of a patient before opening anything.
+pub enum PatientKeyState {
+    Unknown,
+    Shredded,
+    Live(StoredDek),
+}
+
+/// Inserts a patient with the first wrapped DEK, in the caller's transaction.
+pub async fn insert_patient(
+    tx: &mut Transaction,
+    patient: PatientId,
+    wrapped: &WrappedDek,
+    now: i64,
+) -> Result<(), StoreError> {
+    tx.execute(
+        &Query::insert()
+            .into_table(Patients::Table)
+            .columns([Patients::PatientId, Patients::CreatedAt])
+            .values_panic([patient.to_string().into(), now.into()])
+            .to_owned(),
+    )
+    .await?;
+    tx.execute(
+        &Query::insert()
+            .into_table(PatientDeks::Table)
+            .columns([
+                PatientDeks::PatientId,
+                PatientDeks::DekVersion,
+                PatientDeks::KekVersion,
+                PatientDeks::WrappedDek,
+                PatientDeks::CreatedAt,
+            ])
+            .values_panic([
+                patient.to_string().into(),
+                1i64.into(),
+                i64::from(wrapped.kek_version.get()).into(),
+                wrapped.bytes.clone().into(),
+                now.into(),
+            ])
+            .to_owned(),
+    )
+    .await?;
+    Ok(())
+}
+
+#[derive(sqlx::FromRow)]
+struct PatientRow {
+    shredded_at: Option<i64>,
+}
+
+/// The patient's DEK of `dek_version`, or why there is none.
+pub async fn patient_dek(
+    db: &Database,
+    patient: PatientId,
+    dek_version: u32,
+) -> Result<PatientKeyState, StoreError> {
+    let id = patient.to_string();
+    let Some(row) = db
+        .fetch_optional::<PatientRow, _>(
+            &Query::select()
+                .column(Patients::ShreddedAt)
+                .from(Patients::Table)
+                .and_where(Expr::col(Patients::PatientId).eq(id.clone()))
+                .to_owned(),
+        )
+        .await?
+    else {
+        return Ok(PatientKeyState::Unknown);
+    };
+    if row.shredded_at.is_some() {
+        return Ok(PatientKeyState::Shredded);
+    }
+    let dek = db
+        .fetch_optional::<DekRow, _>(
+            &dek_columns()
+                .and_where(Expr::col(PatientDeks::PatientId).eq(id))
+                .and_where(Expr::col(PatientDeks::DekVersion).eq(i64::from(dek_version)))
+                .to_owned(),
+        )
+        .await?;
+    match dek {
+        Some(row) => Ok(PatientKeyState::Live(row.try_into()?)),
+        None => Err(StoreError::Corrupt(
+            "a live patient has no DEK of that version".into(),
+        )),
+    }
+}
+
+fn dek_columns() -> sea_query::SelectStatement {
+    Query::select()
+        .columns([
+            PatientDeks::PatientId,
+            PatientDeks::DekVersion,
+            PatientDeks::KekVersion,
+            PatientDeks::WrappedDek,
+        ])
+        .from(PatientDeks::Table)
+        .to_owned()
+}
+
+/// Up to `limit` DEKs still wrapped by a KEK older than `kek`, in a stable order.
+pub async fn deks_wrapped_before(
+    db: &Database,
+    kek: KekVersion,
+    limit: u64,
+) -> Result<Vec<StoredDek>, StoreError> {
+    db.fetch_all::<DekRow, _>(
+        &dek_columns()
+            .and_where(Expr::col(PatientDeks::KekVersion).lt(i64::from(kek.get())))
+            .order_by(PatientDeks::PatientId, Order::Asc)
+            .order_by(PatientDeks::DekVersion, Order::Asc)
+            .limit(limit)
+            .to_owned(),
+    )
+    .await?
+    .into_iter()
+    .map(StoredDek::try_from)
+    .collect()
+}
+
+#[derive(sqlx::FromRow)]
+struct CountRow {
+    n: i64,
+}
+
+/// How many DEKs are still wrapped by a KEK older than `kek`.
+pub async fn count_wrapped_before(db: &Database, kek: KekVersion) -> Result<u64, StoreError> {
+    let row = db
+        .fetch_optional::<CountRow, _>(
+            &Query::select()
+                .expr_as(Expr::col(PatientDeks::PatientId).count(), "n")
+                .from(PatientDeks::Table)
+                .and_where(Expr::col(PatientDeks::KekVersion).lt(i64::from(kek.get())))
+                .to_owned(),
+        )
+        .await?;
+    Ok(row.map_or(0, |r| u64::try_from(r.n).unwrap_or(0)))
+}
+
+/// Replaces a wrapping, but only if it is still the one read (`old`): safe to run twice or on
+/// two replicas at once. Returns whether this call did the update.
+pub async fn replace_wrapping(
+    db: &Database,
+    dek: &StoredDek,
+    new: &WrappedDek,
+) -> Result<bool, StoreError> {
+    let updated = db
+        .execute(
+            &Query::update()
+                .table(PatientDeks::Table)
+                .values([
+                    (
+                        PatientDeks::KekVersion,
+                        i64::from(new.kek_version.get()).into(),
+                    ),
+                    (PatientDeks::WrappedDek, new.bytes.clone().into()),
+                ])
+                .and_where(Expr::col(PatientDeks::PatientId).eq(dek.patient.to_string()))
+                .and_where(Expr::col(PatientDeks::DekVersion).eq(i64::from(dek.dek_version)))
+                .and_where(
+                    Expr::col(PatientDeks::KekVersion).eq(i64::from(dek.wrapped.kek_version.get())),
+                )
+                .to_owned(),
+        )
+        .await?;
+    Ok(updated == 1)
+}
+
+#[derive(sqlx::FromRow)]
+struct KekRow {
+    kek_version: i64,
+}
+
+/// KEK versions that wrapped DEKs still name; each must exist in the key store.
+pub async fn kek_versions_in_use(db: &Database) -> Result<Vec<KekVersion>, StoreError> {
+    let rows = db
+        .fetch_all::<KekRow, _>(
+            &Query::select()
+                .distinct()
+                .column(PatientDeks::KekVersion)
+                .from(PatientDeks::Table)
+                .order_by(PatientDeks::KekVersion, Order::Asc)
+                .to_owned(),
+        )
+        .await?;
+    rows.into_iter()
+        .map(|r| {
+            KekVersion::new(to_u32(r.kek_version, "kek_version")?)
+                .ok_or_else(|| StoreError::Corrupt("kek_version 0".into()))
+        })
+        .collect()
+}
+
+/// Crypto-shred: deletes every wrapped DEK of the patient and marks the patient shredded, in
+/// the caller's transaction. Ciphertexts stay until retention removes them; without the DEK
+/// they are noise.
+pub async fn shred_patient(
+    tx: &mut Transaction,
+    patient: PatientId,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let id = patient.to_string();
+    tx.execute(
+        &Query::delete()
+            .from_table(PatientDeks::Table)
+            .and_where(Expr::col(PatientDeks::PatientId).eq(id.clone()))
+            .to_owned(),
+    )
+    .await?;
+    let marked = tx
+        .execute(
+            &Query::update()
+                .table(Patients::Table)
+                .value(Patients::ShreddedAt, now)
+                .and_where(Expr::col(Patients::PatientId).eq(id))
+                .and_where(Expr::col(Patients::ShreddedAt).is_null())
+                .to_owned(),
+        )
+        .await?;
+    Ok(marked == 1)
+}
+
+/// How many patients exist (shredded ones included).
+pub async fn count_patients(db: &Database) -> Result<u64, StoreError> {
+    let row = db
+        .fetch_optional::<CountRow, _>(
+            &Query::select()
+                .expr_as(Expr::col(Patients::PatientId).count(), "n")
+                .from(Patients::Table)
+                .to_owned(),
+        )
+        .await?;
+    Ok(row.map_or(0, |r| u64::try_from(r.n).unwrap_or(0)))
+}

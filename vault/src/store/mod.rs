@@ -1,0 +1,308 @@
+//! Storage: sqlx + sea-query over SQLite (embedded default) or PostgreSQL (production).
+//!
+//! Every SQL statement of the vault is built in this folder with sea-query, for the backend
+//! at hand, and bound with `sea-query-sqlx`. Callers see typed rows and [`StoreError`].
+
+pub mod keys;
+pub mod records;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sea_query::{PostgresQueryBuilder, SqliteQueryBuilder};
+use sea_query_sqlx::SqlxBinder;
+use sqlx::postgres::{PgPoolOptions, PgRow};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
+// sea-query renders the SQL with placeholders only; every value is bound, never spliced in.
+use sqlx::{AssertSqlSafe, FromRow, PgPool, Postgres, Sqlite, SqlitePool};
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    /// The database cannot be reached or refused to work (down, disk full, read-only, timeout).
+    #[error("the database is unavailable")]
+    Unavailable(#[source] sqlx::Error),
+    /// A uniqueness rule was hit; the caller decides whether that is a conflict or a retry.
+    #[error("the row already exists")]
+    Conflict,
+    /// A row that the vault wrote does not read back as it should.
+    #[error("stored data is inconsistent: {0}")]
+    Corrupt(String),
+    #[error("database error")]
+    Other(#[source] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        match &e {
+            sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict,
+            sqlx::Error::Database(db) if is_unavailable_code(db.code().as_deref()) => {
+                StoreError::Unavailable(e)
+            }
+            sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed => StoreError::Unavailable(e),
+            _ => StoreError::Other(e),
+        }
+    }
+}
+
+/// Database error codes that mean "the database cannot do this now", not "bad statement":
+/// SQLite BUSY/LOCKED/IOERR/FULL/READONLY/CANTOPEN (primary codes), PostgreSQL classes 08
+/// (connection), 53 (resources: disk full, out of memory), 57 (operator intervention), 25006
+/// (read-only transaction).
+fn is_unavailable_code(code: Option<&str>) -> bool {
+    let Some(code) = code else { return false };
+    if let Ok(n) = code.parse::<i64>() {
+        return matches!(n & 0xff, 5 | 6 | 8 | 10 | 13 | 14);
+    }
+    code.starts_with("08") || code.starts_with("53") || code.starts_with("57") || code == "25006"
+}
+
+/// Rows that decode on both backends.
+pub trait Row: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin {}
+impl<T> Row for T where T: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin
+{}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A connection pool to the vault's database.
+#[derive(Clone, Debug)]
+pub enum Database {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// One transaction; dropped without [`Transaction::commit`] it rolls back.
+pub enum Transaction {
+    Sqlite(sqlx::Transaction<'static, Sqlite>),
+    Postgres(sqlx::Transaction<'static, Postgres>),
+}
+
+/// Shows a database URL without its password, for messages.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{}{user}:***{}", &url[..scheme + 3], &url[at..])
+        }
+        _ => url.to_string(),
+    }
+}
+
+impl Database {
+    /// Opens a pool for a `sqlite:` or `postgres:` URL. A SQLite file is created if missing,
+    /// in WAL mode with full synchronous commits and foreign keys on.
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StoreError> {
+        if url.starts_with("sqlite:") {
+            let options = SqliteConnectOptions::from_str(url)
+                .map_err(StoreError::Other)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Full)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(5));
+            let pool = SqlitePoolOptions::new()
+                .max_connections(max_connections)
+                .acquire_timeout(Duration::from_secs(5))
+                .connect_with(options)
+                .await
+                .map_err(StoreError::Unavailable)?;
+            Ok(Database::Sqlite(pool))
+        } else {
+            let pool = PgPoolOptions::new()
+                .max_connections(max_connections)
+                .acquire_timeout(Duration::from_secs(5))
+                .connect(url)
+                .await
+                .map_err(StoreError::Unavailable)?;
+            Ok(Database::Postgres(pool))
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self {
+            Database::Sqlite(_) => Backend::Sqlite,
+            Database::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Applies the migrations under `migrations/vault/<backend>` that have not run yet.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        match self {
+            Database::Sqlite(pool) => {
+                sqlx::migrate!("../migrations/vault/sqlite")
+                    .run(pool)
+                    .await?
+            }
+            Database::Postgres(pool) => {
+                sqlx::migrate!("../migrations/vault/postgres")
+                    .run(pool)
+                    .await?
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether the database answers; for `/readyz`.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        match self {
+            Database::Sqlite(pool) => sqlx::query("SELECT 1").execute(pool).await.map(|_| ())?,
+            Database::Postgres(pool) => sqlx::query("SELECT 1").execute(pool).await.map(|_| ())?,
+        }
+        Ok(())
+    }
+
+    pub async fn begin(&self) -> Result<Transaction, StoreError> {
+        Ok(match self {
+            Database::Sqlite(pool) => Transaction::Sqlite(pool.begin().await?),
+            Database::Postgres(pool) => Transaction::Postgres(pool.begin().await?),
+        })
+    }
+
+    pub async fn close(&self) {
+        match self {
+            Database::Sqlite(pool) => pool.close().await,
+            Database::Postgres(pool) => pool.close().await,
+        }
+    }
+}
+
+impl Transaction {
+    pub async fn commit(self) -> Result<(), StoreError> {
+        match self {
+            Transaction::Sqlite(tx) => tx.commit().await?,
+            Transaction::Postgres(tx) => tx.commit().await?,
+        }
+        Ok(())
+    }
+}
+
+/// Runs sea-query statements on a pool or a transaction, built for its backend.
+macro_rules! statement_runner {
+    ($ty:ty, $recv:ty, |$this:ident| $sqlite:expr) => {
+        impl $ty {
+            /// Executes a statement; returns the number of rows affected.
+            pub async fn execute<S: SqlxBinder>(self: $recv, stmt: &S) -> Result<u64, StoreError> {
+                let $this = self;
+                Ok(match $sqlite {
+                    Ok(e) => {
+                        let (sql, values) = stmt.build_sqlx(SqliteQueryBuilder);
+                        sqlx::query_with(AssertSqlSafe(sql), values)
+                            .execute(e)
+                            .await?
+                            .rows_affected()
+                    }
+                    Err(e) => {
+                        let (sql, values) = stmt.build_sqlx(PostgresQueryBuilder);
+                        sqlx::query_with(AssertSqlSafe(sql), values)
+                            .execute(e)
+                            .await?
+                            .rows_affected()
+                    }
+                })
+            }
+
+            pub async fn fetch_all<T: Row, S: SqlxBinder>(
+                self: $recv,
+                stmt: &S,
+            ) -> Result<Vec<T>, StoreError> {
+                let $this = self;
+                Ok(match $sqlite {
+                    Ok(e) => {
+                        let (sql, values) = stmt.build_sqlx(SqliteQueryBuilder);
+                        sqlx::query_as_with::<_, T, _>(AssertSqlSafe(sql), values)
+                            .fetch_all(e)
+                            .await?
+                    }
+                    Err(e) => {
+                        let (sql, values) = stmt.build_sqlx(PostgresQueryBuilder);
+                        sqlx::query_as_with::<_, T, _>(AssertSqlSafe(sql), values)
+                            .fetch_all(e)
+                            .await?
+                    }
+                })
+            }
+
+            pub async fn fetch_optional<T: Row, S: SqlxBinder>(
+                self: $recv,
+                stmt: &S,
+            ) -> Result<Option<T>, StoreError> {
+                let $this = self;
+                Ok(match $sqlite {
+                    Ok(e) => {
+                        let (sql, values) = stmt.build_sqlx(SqliteQueryBuilder);
+                        sqlx::query_as_with::<_, T, _>(AssertSqlSafe(sql), values)
+                            .fetch_optional(e)
+                            .await?
+                    }
+                    Err(e) => {
+                        let (sql, values) = stmt.build_sqlx(PostgresQueryBuilder);
+                        sqlx::query_as_with::<_, T, _>(AssertSqlSafe(sql), values)
+                            .fetch_optional(e)
+                            .await?
+                    }
+                })
+            }
+        }
+    };
+}
+
+// The macro takes the executor as `Ok(sqlite)` or `Err(postgres)`, so one body serves both.
+statement_runner!(Database, &Self, |db| match db {
+    Database::Sqlite(pool) => Ok(pool),
+    Database::Postgres(pool) => Err(pool),
+});
+statement_runner!(Transaction, &mut Self, |tx| match tx {
+    Transaction::Sqlite(tx) => Ok(&mut **tx),
+    Transaction::Postgres(tx) => Err(&mut **tx),
+});
+
+/// Converts a stored integer back to a u32 field, naming the column if it does not fit.
+pub(crate) fn to_u32(value: i64, column: &str) -> Result<u32, StoreError> {
+    u32::try_from(value).map_err(|_| StoreError::Corrupt(format!("{column} out of range")))
+}
+
+pub(crate) fn parse_id<T: FromStr>(value: &str, column: &str) -> Result<T, StoreError> {
+    value
+        .parse()
+        .map_err(|_| StoreError::Corrupt(format!("{column} is not an id")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_redacted_for_messages() {
+        assert_eq!(
+            redact_url("postgres://vault:s3cret@db:5432/vault"),
+            "postgres://vault:***@db:5432/vault"
+        );
+        assert_eq!(
+            redact_url("sqlite://data/vault.db"),
+            "sqlite://data/vault.db"
+        );
+    }
+
+    #[test]
+    fn unavailable_codes() {
+        assert!(is_unavailable_code(Some("13"))); // SQLITE_FULL
+        assert!(is_unavailable_code(Some("1032"))); // SQLITE_READONLY_DBMOVED
+        assert!(is_unavailable_code(Some("53100"))); // disk_full
+        assert!(is_unavailable_code(Some("25006"))); // read_only_sql_transaction
+        assert!(!is_unavailable_code(Some("23505"))); // unique_violation
+        assert!(!is_unavailable_code(Some("19"))); // SQLITE_CONSTRAINT
+    }
+}
