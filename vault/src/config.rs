@@ -170,6 +170,29 @@ pub const ENV_OVERRIDES: &[(&str, &str)] = &[
     ("VAULT_HSM_TOKEN_LABEL", "keys.pkcs11.token_label"),
 ];
 
+/// The 1-based line an error is about. For an unknown key, toml's span covers the whole table,
+/// so the line of the key itself is looked up from the span on.
+fn error_line(text: &str, e: &toml::de::Error) -> Option<usize> {
+    let start = e.span()?.start.min(text.len());
+    let first = text[..start].matches('\n').count() + 1;
+    let unknown = e
+        .message()
+        .split("unknown field `")
+        .nth(1)
+        .and_then(|r| r.split('`').next());
+    if let Some(key) = unknown {
+        let found = text.lines().enumerate().skip(first - 1).find(|(_, line)| {
+            line.trim_start()
+                .strip_prefix(key)
+                .is_some_and(|rest| rest.trim_start().starts_with('='))
+        });
+        if let Some((index, _)) = found {
+            return Some(index + 1);
+        }
+    }
+    Some(first)
+}
+
 impl Config {
     /// Reads and validates a config file, applying environment overrides.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
@@ -187,10 +210,9 @@ impl Config {
     /// Parses config text; `env` looks up overrides (injected so tests need no process env).
     pub fn parse(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let mut file: FileConfig = toml::from_str(text).map_err(|e| {
-            let line = e
-                .span()
-                .map(|s| text[..s.start.min(text.len())].lines().count().max(1));
-            let at = line.map(|l| format!(" (line {l})")).unwrap_or_default();
+            let at = error_line(text, &e)
+                .map(|l| format!(" (line {l})"))
+                .unwrap_or_default();
             ConfigError(format!("{}{at}", e.message().trim().replace('\n', "; ")))
         })?;
         if let Some(v) = env("VAULT_LISTEN") {

@@ -126,24 +126,32 @@ async fn serve(config: &Config, clock: Arc<SystemClock>, seed_demo: bool) -> Res
             .await
             .map_err(|e| e.to_string())?;
         if created > 0 {
-            println!("vault: demo data sealed for {created} made-up patients");
+            say(&format!(
+                "vault: demo data sealed for {created} made-up patients"
+            ));
         }
+        say(&format!(
+            "vault: DEMO MODE - software KEK under {}, never use for real patients",
+            config.data_dir.display()
+        ));
     }
     let addr = app
         .local_addr()
         .map_or_else(|| config.listen.to_string(), |a| a.to_string());
-    println!(
+    say(&format!(
         "vault: listening on http://{addr} (health: /healthz, readiness: /readyz, metrics: /metrics)"
-    );
-    if seed_demo {
-        println!(
-            "vault: DEMO MODE - software KEK under {}, never use for real patients",
-            config.data_dir.display()
-        );
-    }
+    ));
     app.run_until_stopped(startup::shutdown_signal())
         .await
         .map_err(|e| format!("server stopped: {e}"))
+}
+
+/// Prints a line for the operator. A closed stdout (a supervisor that went away) must not stop
+/// the server, so write errors are ignored here; `println!` would panic.
+fn say(line: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}").and_then(|()| out.flush());
 }
 
 async fn keys(
@@ -179,14 +187,18 @@ async fn keys(
                 .map_err(|x| e(&x))?;
             let current = sealed.custody().current_kek();
             for v in versions {
-                let older = vault::store::keys::count_wrapped_before(&db, v.next())
+                let wrapped = vault::store::keys::count_wrapped_before(&db, v.next())
                     .await
                     .map_err(|x| e(&x))?
                     - vault::store::keys::count_wrapped_before(&db, v)
                         .await
                         .map_err(|x| e(&x))?;
                 let mark = if v == current { " (current)" } else { "" };
-                println!("KEK {v}{mark}: wraps {older} DEKs");
+                let p = sealed.custody().provider().clone();
+                let protection = blocking(move || p.describe_kek(v))
+                    .await
+                    .map_err(|x| e(&x))?;
+                println!("KEK {v}{mark}: wraps {wrapped} DEKs; {protection}");
             }
             Ok(())
         }

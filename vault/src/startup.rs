@@ -105,38 +105,29 @@ pub async fn open_database(config: &Config) -> Result<Database, StartupError> {
     Ok(db)
 }
 
-/// In demo mode the first start creates the software KEK; a production token is initialised
-/// on purpose, with `vault keys init`.
-pub async fn ensure_first_kek(
-    config: &Config,
-    provider: &Arc<dyn KeyProvider>,
-) -> Result<(), StartupError> {
-    let p = provider.clone();
-    let versions = blocking(move || p.kek_versions()).await?;
-    if versions.is_empty() && config.mode == Mode::Demo {
-        let p = provider.clone();
-        blocking(move || p.create_kek(KekVersion::FIRST)).await?;
-        tracing::info!("demo mode: created software KEK v1");
-    }
-    Ok(())
-}
-
 /// Opens database and keys and checks that every KEK version the database uses is present.
+/// In demo mode, an empty key store next to an empty database gets KEK v1; a production token
+/// is initialised on purpose, with `vault keys init`.
 pub async fn open_vault(
     config: &Config,
     clock: Arc<dyn Clock>,
 ) -> Result<(Database, SealedData), StartupError> {
     let db = open_database(config).await?;
     let provider = open_provider(config).await?;
-    ensure_first_kek(config, &provider).await?;
-    let p = provider.clone();
-    let present = blocking(move || p.kek_versions()).await?;
     let used = store::keys::kek_versions_in_use(&db)
         .await
         .map_err(|e| StartupError::Database {
             url: redact_url(&config.database_url),
             reason: e.to_string(),
         })?;
+    let p = provider.clone();
+    let mut present = blocking(move || p.kek_versions()).await?;
+    if present.is_empty() && used.is_empty() && config.mode == Mode::Demo {
+        let p = provider.clone();
+        blocking(move || p.create_kek(KekVersion::FIRST)).await?;
+        tracing::info!("demo mode: created software KEK v1");
+        present.push(KekVersion::FIRST);
+    }
     if let Some(missing) = used.iter().find(|v| !present.contains(v)) {
         return Err(StartupError::KekNotInStore {
             version: *missing,

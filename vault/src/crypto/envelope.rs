@@ -133,3 +133,180 @@ pub fn open(
     key.decrypt(envelope.nonce, &aad, envelope.sealed)
         .map(Zeroizing::new)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::dek::SubkeyPurpose;
+    use crate::keys::{Dek, PatientKeys};
+    use proptest::prelude::*;
+
+    const SUITES: [Suite; 2] = [Suite::Aes256GcmSiv, Suite::GostKuznyechikMgm];
+
+    struct Fixture {
+        keys: PatientKeys,
+        patient: PatientId,
+        record: RecordId,
+    }
+
+    fn fixture() -> Fixture {
+        Fixture {
+            keys: PatientKeys::new(Dek::from_slice(&[42u8; 32]).unwrap(), 1),
+            patient: PatientId::random(),
+            record: RecordId::random(),
+        }
+    }
+
+    impl Fixture {
+        fn ctx(&self) -> SealContext<'_> {
+            SealContext {
+                patient: &self.patient,
+                record: &self.record,
+                record_version: 3,
+                field: "body",
+            }
+        }
+        fn seal(&self, suite: Suite, pt: &[u8]) -> Vec<u8> {
+            self.keys
+                .seal(suite, SubkeyPurpose::RecordSealing, &self.ctx(), pt)
+                .unwrap()
+        }
+        fn open(
+            &self,
+            ctx: &SealContext<'_>,
+            bytes: &[u8],
+        ) -> Result<Zeroizing<Vec<u8>>, OpenError> {
+            self.keys.open(SubkeyPurpose::RecordSealing, ctx, bytes)
+        }
+    }
+
+    #[test]
+    fn header_layout_is_as_documented() {
+        let f = fixture();
+        for suite in SUITES {
+            let env = f.seal(suite, b"abc");
+            assert_eq!(&env[0..2], b"MK");
+            assert_eq!(env[2], 1);
+            assert_eq!(env[3], suite.id());
+            assert_eq!(&env[4..8], &1u32.to_be_bytes());
+            assert_eq!(env.len(), 8 + suite.nonce_len() + 3 + 16);
+            let parsed = Envelope::parse(&env).unwrap();
+            assert_eq!((parsed.suite, parsed.dek_version), (suite, 1));
+        }
+    }
+
+    #[test]
+    fn every_bit_flip_and_truncation_fails_with_the_one_error() {
+        let f = fixture();
+        for suite in SUITES {
+            let env = f.seal(suite, &[7u8; 48]);
+            assert_eq!(&f.open(&f.ctx(), &env).unwrap()[..], &[7u8; 48]);
+            for i in 0..env.len() * 8 {
+                let mut bad = env.clone();
+                bad[i / 8] ^= 1 << (i % 8);
+                assert_eq!(f.open(&f.ctx(), &bad).unwrap_err(), OpenError, "bit {i}");
+            }
+            for len in 0..env.len() {
+                assert_eq!(
+                    f.open(&f.ctx(), &env[..len]).unwrap_err(),
+                    OpenError,
+                    "len {len}"
+                );
+            }
+            let mut longer = env.clone();
+            longer.push(0);
+            assert!(f.open(&f.ctx(), &longer).is_err());
+        }
+    }
+
+    #[test]
+    fn any_other_context_fails() {
+        let f = fixture();
+        let other_patient = PatientId::random();
+        let other_record = RecordId::random();
+        for suite in SUITES {
+            let env = f.seal(suite, b"note");
+            let base = f.ctx();
+            let contexts = [
+                SealContext {
+                    patient: &other_patient,
+                    ..base
+                },
+                SealContext {
+                    record: &other_record,
+                    ..base
+                },
+                SealContext {
+                    record_version: 4,
+                    ..base
+                },
+                SealContext {
+                    field: "bodY",
+                    ..base
+                },
+            ];
+            for ctx in contexts {
+                assert_eq!(f.open(&ctx, &env).unwrap_err(), OpenError);
+            }
+            // Another purpose's subkey, and another DEK, do not open it either.
+            assert!(
+                f.keys
+                    .open(SubkeyPurpose::AttachmentSealing, &base, &env)
+                    .is_err()
+            );
+            let stranger = PatientKeys::new(Dek::from_slice(&[43u8; 32]).unwrap(), 1);
+            assert!(
+                stranger
+                    .open(SubkeyPurpose::RecordSealing, &base, &env)
+                    .is_err()
+            );
+            // A DEK of another version is refused before any decryption.
+            let v2 = PatientKeys::new(Dek::from_slice(&[42u8; 32]).unwrap(), 2);
+            assert!(v2.open(SubkeyPurpose::RecordSealing, &base, &env).is_err());
+        }
+    }
+
+    #[test]
+    fn strict_parsing_names_the_fault() {
+        let f = fixture();
+        let env = f.seal(Suite::Aes256GcmSiv, b"x");
+        let mut bad = env.clone();
+        bad[0] = b'X';
+        assert_eq!(Envelope::parse(&bad).unwrap_err(), EnvelopeError::BadMagic);
+        let mut bad = env.clone();
+        bad[2] = 2;
+        assert_eq!(
+            Envelope::parse(&bad).unwrap_err(),
+            EnvelopeError::UnsupportedVersion(2)
+        );
+        let mut bad = env.clone();
+        bad[3] = 9;
+        assert_eq!(
+            Envelope::parse(&bad).unwrap_err(),
+            EnvelopeError::UnknownSuite(9)
+        );
+        assert_eq!(
+            Envelope::parse(&env[..8 + 12 + 15]).unwrap_err(),
+            EnvelopeError::TooShort
+        );
+        assert!(
+            Envelope::parse(&env[..8 + 12 + 16]).is_ok(),
+            "empty ciphertext with a tag parses"
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn parse_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let _ = Envelope::parse(&bytes);
+        }
+
+        #[test]
+        fn seal_then_open_round_trips(pt in proptest::collection::vec(any::<u8>(), 0..2048), gost in any::<bool>()) {
+            let f = fixture();
+            let suite = if gost { Suite::GostKuznyechikMgm } else { Suite::Aes256GcmSiv };
+            let env = f.seal(suite, &pt);
+            prop_assert_eq!(&f.open(&f.ctx(), &env).unwrap()[..], &pt[..]);
+        }
+    }
+}

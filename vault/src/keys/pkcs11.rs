@@ -438,6 +438,23 @@ impl KeyProvider for Pkcs11Provider {
         dek
     }
 
+    fn describe_kek(&self, version: KekVersion) -> Result<String, KeyError> {
+        let p = self.kek_protection(version)?;
+        let safe = KekProtection {
+            sensitive: true,
+            extractable: false,
+            wrap: true,
+            unwrap: true,
+            encrypt: false,
+            decrypt: false,
+        };
+        Ok(if p == safe {
+            "in token: sensitive, non-extractable, wrap/unwrap only".into()
+        } else {
+            format!("in token, WEAKER THAN REQUIRED: {p:?}")
+        })
+    }
+
     fn destroy_kek(&self, version: KekVersion) -> Result<(), KeyError> {
         let handle = self.kek_handle(version)?;
         self.with_session(|s| s.destroy_object(handle))?;

@@ -23,6 +23,12 @@ pub trait KeyProvider: Send + Sync + 'static {
     /// [`KeyError::Unwrap`]; a missing KEK is [`KeyError::KekMissing`].
     fn unwrap(&self, kek: KekVersion, wrapped: &[u8]) -> Result<Dek, KeyError>;
 
+    /// How a KEK version is protected, in words, for `vault keys list`.
+    fn describe_kek(&self, version: KekVersion) -> Result<String, KeyError> {
+        let _ = version;
+        Ok("software file (danger: readable by anyone who can read the KEK directory)".into())
+    }
+
     /// Destroys a KEK version: every DEK wrapped only by it becomes unrecoverable, in backups too.
     fn destroy_kek(&self, version: KekVersion) -> Result<(), KeyError>;
 }

@@ -67,8 +67,16 @@ impl SoftProvider {
     }
 }
 
+/// RFC 5649 section 4.1: a wrapping holds at least one byte of key, so at least 16 bytes.
+/// aes-kw 0.3.1 would accept the 8-byte wrapping of an empty key (Wycheproof AES-KWP tcIds 74,
+/// 157, 253), so both directions refuse it here.
+pub const KWP_MIN_WRAPPED: usize = 16;
+
 /// RFC 5649 wrap of a 32-byte key under a 32-byte KEK: 40 bytes out.
 pub fn kwp_wrap(kek: &[u8; 32], key: &[u8]) -> Result<Vec<u8>, KeyError> {
+    if key.is_empty() {
+        return Err(KeyError::Config("refusing to wrap an empty key".into()));
+    }
     let mut buf = vec![0u8; key.len() + 16];
     let wrapped = KwpAes256::new(kek.into())
         .wrap_key(key, &mut buf)
@@ -78,6 +86,9 @@ pub fn kwp_wrap(kek: &[u8; 32], key: &[u8]) -> Result<Vec<u8>, KeyError> {
 
 /// RFC 5649 unwrap; every failure is the opaque [`KeyError::Unwrap`].
 pub fn kwp_unwrap(kek: &[u8; 32], wrapped: &[u8]) -> Result<Zeroizing<Vec<u8>>, KeyError> {
+    if wrapped.len() < KWP_MIN_WRAPPED {
+        return Err(KeyError::Unwrap);
+    }
     let mut buf = Zeroizing::new(vec![0u8; wrapped.len()]);
     let len = KwpAes256::new(kek.into())
         .unwrap_key(wrapped, &mut buf)
@@ -197,6 +208,20 @@ mod tests {
             let back = p.unwrap(KekVersion::FIRST, &wrapped).unwrap();
             assert_eq!(back.expose(), dek.expose());
         }
+    }
+
+    #[test]
+    fn empty_key_wrapping_is_refused_both_ways() {
+        let kek = [9u8; 32];
+        assert!(kwp_wrap(&kek, &[]).is_err());
+        let empty_wrapping = [0xa6, 0x59, 0x59, 0xa6, 0, 0, 0, 0];
+        assert!(matches!(
+            kwp_unwrap(&kek, &empty_wrapping),
+            Err(KeyError::Unwrap)
+        ));
+        let one = kwp_wrap(&kek, &[1]).unwrap();
+        assert_eq!(one.len(), 16);
+        assert_eq!(&kwp_unwrap(&kek, &one).unwrap()[..], &[1]);
     }
 
     #[test]

@@ -40,9 +40,7 @@ impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
         match &e {
             sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict,
-            sqlx::Error::Database(db) if is_unavailable_code(db.code().as_deref()) => {
-                StoreError::Unavailable(e)
-            }
+            sqlx::Error::Database(db) if is_unavailable(db.as_ref()) => StoreError::Unavailable(e),
             sqlx::Error::Io(_)
             | sqlx::Error::Tls(_)
             | sqlx::Error::PoolTimedOut
@@ -53,15 +51,27 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
-/// Database error codes that mean "the database cannot do this now", not "bad statement":
-/// SQLite BUSY/LOCKED/IOERR/FULL/READONLY/CANTOPEN (primary codes), PostgreSQL classes 08
-/// (connection), 53 (resources: disk full, out of memory), 57 (operator intervention), 25006
-/// (read-only transaction).
-fn is_unavailable_code(code: Option<&str>) -> bool {
-    let Some(code) = code else { return false };
-    if let Ok(n) = code.parse::<i64>() {
-        return matches!(n & 0xff, 5 | 6 | 8 | 10 | 13 | 14);
+/// Database errors that mean "the database cannot do this now", not "bad statement".
+fn is_unavailable(db: &dyn sqlx::error::DatabaseError) -> bool {
+    let code = db.code();
+    let code = code.as_deref().unwrap_or("");
+    if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+        sqlite_code_unavailable(code)
+    } else {
+        postgres_code_unavailable(code)
     }
+}
+
+/// SQLite primary codes (the low byte of extended codes): BUSY 5, LOCKED 6, READONLY 8,
+/// IOERR 10, FULL 13, CANTOPEN 14.
+fn sqlite_code_unavailable(code: &str) -> bool {
+    code.parse::<i64>()
+        .is_ok_and(|n| matches!(n & 0xff, 5 | 6 | 8 | 10 | 13 | 14))
+}
+
+/// PostgreSQL SQLSTATE classes 08 (connection), 53 (insufficient resources: disk full, out of
+/// memory), 57 (operator intervention: shutdown), and 25006 (read-only transaction).
+fn postgres_code_unavailable(code: &str) -> bool {
     code.starts_with("08") || code.starts_with("53") || code.starts_with("57") || code == "25006"
 }
 
@@ -298,11 +308,13 @@ mod tests {
 
     #[test]
     fn unavailable_codes() {
-        assert!(is_unavailable_code(Some("13"))); // SQLITE_FULL
-        assert!(is_unavailable_code(Some("1032"))); // SQLITE_READONLY_DBMOVED
-        assert!(is_unavailable_code(Some("53100"))); // disk_full
-        assert!(is_unavailable_code(Some("25006"))); // read_only_sql_transaction
-        assert!(!is_unavailable_code(Some("23505"))); // unique_violation
-        assert!(!is_unavailable_code(Some("19"))); // SQLITE_CONSTRAINT
+        assert!(sqlite_code_unavailable("13")); // SQLITE_FULL
+        assert!(sqlite_code_unavailable("1032")); // SQLITE_READONLY_DBMOVED
+        assert!(!sqlite_code_unavailable("19")); // SQLITE_CONSTRAINT
+        assert!(!sqlite_code_unavailable("2067")); // SQLITE_CONSTRAINT_UNIQUE
+        assert!(postgres_code_unavailable("53100")); // disk_full
+        assert!(postgres_code_unavailable("25006")); // read_only_sql_transaction
+        assert!(postgres_code_unavailable("57P01")); // admin_shutdown
+        assert!(!postgres_code_unavailable("23505")); // unique_violation
     }
 }

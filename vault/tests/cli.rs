@@ -1,0 +1,354 @@
+//! The `vault` binary as an operator meets it: bad configuration stops start-up with one clear
+//! line (no panic, no stack trace); key rotation shows progress; `serve` and `demo` answer.
+
+mod support;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::Arc;
+
+use support::{token_settings, workspace_path};
+use vault::crypto::Suite;
+use vault::keys::pkcs11::Pkcs11Provider;
+use vault::keys::{KekVersion, KeyProvider};
+
+/// SoftHSM2's file store answers CKR_GENERAL_ERROR when several processes write the same token
+/// at once, so the tests of this file, which start processes, take turns.
+static TOKEN_TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn turn() -> std::sync::MutexGuard<'static, ()> {
+    TOKEN_TURN.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn vault_cmd(config: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_vault"));
+    cmd.arg("--config")
+        .arg(config)
+        .env("RUST_LOG", "warn")
+        .env_remove("RUST_BACKTRACE");
+    cmd
+}
+
+struct Fixture {
+    dir: tempfile::TempDir,
+}
+
+impl Fixture {
+    fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    /// A production config on the test token with the given KEK label and database URL.
+    fn token_config(&self, kek_label: &str, db_url: &str, extra: &str) -> std::path::PathBuf {
+        let text = format!(
+            r#"mode = "production"
+listen = "127.0.0.1:0"
+data_dir = "{data}"
+[database]
+url = "{db_url}"
+[keys]
+provider = "pkcs11"
+{extra}
+[keys.pkcs11]
+module = "{module}"
+token_label = "{label}"
+kek_label = "{kek_label}"
+profile = "{profile}"
+"#,
+            data = self.dir.path().display(),
+            module = std::env::var("VAULT_HSM_MODULE").unwrap(),
+            label = std::env::var("VAULT_HSM_TOKEN_LABEL").unwrap(),
+            profile = workspace_path("hsm-config/softhsm2.toml").display(),
+        );
+        self.write("vault.toml", &text)
+    }
+
+    fn write(&self, name: &str, text: &str) -> std::path::PathBuf {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    fn db_url(&self) -> String {
+        format!("sqlite://{}/vault.db", self.dir.path().display())
+    }
+}
+
+/// Asserts the process failed with exactly one line on stderr containing every `needle`.
+fn assert_one_line_failure(out: &Output, needles: &[&str]) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "stderr: {stderr}");
+    assert_eq!(
+        stderr.trim_end().lines().count(),
+        1,
+        "one line expected, got: {stderr}"
+    );
+    for needle in needles {
+        assert!(stderr.contains(needle), "{needle:?} missing from: {stderr}");
+    }
+    for bad in ["panicked", "backtrace", "RUST_BACKTRACE"] {
+        assert!(!stderr.contains(bad), "{bad} in: {stderr}");
+    }
+}
+
+#[test]
+fn unknown_config_key_is_named() {
+    let _turn = turn();
+    let f = Fixture::new();
+    let cfg = f.token_config("k", &f.db_url(), "sute = \"gost\"");
+    let out = vault_cmd(&cfg).arg("serve").output().unwrap();
+    assert_one_line_failure(&out, &["unknown field `sute`", "line 8"]);
+}
+
+#[test]
+fn soft_provider_outside_demo_is_refused() {
+    let _turn = turn();
+    let f = Fixture::new();
+    let cfg = f.write(
+        "vault.toml",
+        "mode = \"production\"\n[keys]\nprovider = \"danger_soft\"\n[keys.danger_soft]\nkek_dir = \"k\"\n",
+    );
+    let out = vault_cmd(&cfg).arg("serve").output().unwrap();
+    assert_one_line_failure(&out, &["danger_soft", "refused when mode = \"production\""]);
+}
+
+#[test]
+fn missing_token_is_named() {
+    let _turn = turn();
+    let f = Fixture::new();
+    let cfg = f.token_config("k", &f.db_url(), "");
+    let out = vault_cmd(&cfg)
+        .arg("serve")
+        .env("VAULT_HSM_TOKEN_LABEL", "absent-token")
+        .output()
+        .unwrap();
+    assert_one_line_failure(&out, &["no token labelled 'absent-token'", "token_label"]);
+}
+
+#[test]
+fn wrong_or_missing_pin_is_named() {
+    let _turn = turn();
+    let f = Fixture::new();
+    let cfg = f.token_config("k", &f.db_url(), "");
+    let out = vault_cmd(&cfg)
+        .arg("serve")
+        .env("VAULT_HSM_PIN", "wrong-pin")
+        .output()
+        .unwrap();
+    assert_one_line_failure(&out, &["refused the PIN", "$VAULT_HSM_PIN"]);
+    let out = vault_cmd(&cfg)
+        .arg("serve")
+        .env_remove("VAULT_HSM_PIN")
+        .output()
+        .unwrap();
+    assert_one_line_failure(&out, &["$VAULT_HSM_PIN is not set"]);
+}
+
+#[test]
+fn uninitialised_token_and_unreachable_database_are_named() {
+    let _turn = turn();
+    let f = Fixture::new();
+    let cfg = f.token_config("never-created", &f.db_url(), "");
+    let out = vault_cmd(&cfg).arg("serve").output().unwrap();
+    assert_one_line_failure(&out, &["vault keys init"]);
+    let cfg = f.token_config("k", "postgres://nobody:secret@127.0.0.1:1/vault", "");
+    let out = vault_cmd(&cfg).arg("serve").output().unwrap();
+    assert_one_line_failure(
+        &out,
+        &["database postgres://nobody:***@127.0.0.1:1/vault is unavailable"],
+    );
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("secret"),
+        "password leaked"
+    );
+}
+
+/// Seals `n` patients into a SQLite file with KEK v1 under `kek_label`, in process.
+async fn seed(db_url: &str, settings: vault::keys::pkcs11::Pkcs11Settings, n: usize) {
+    let provider = Arc::new(Pkcs11Provider::open(settings).unwrap());
+    provider.create_kek(KekVersion::FIRST).unwrap();
+    let db = vault::store::Database::connect(db_url, 2).await.unwrap();
+    db.migrate().await.unwrap();
+    let sealed = support::sealed_data(&db, provider, Suite::Aes256GcmSiv).await;
+    for _ in 0..n {
+        let p = sealed.create_patient().await.unwrap();
+        sealed.seal_record(p, "visit_note", b"note").await.unwrap();
+    }
+    db.close().await;
+}
+
+#[tokio::test]
+async fn kek_used_by_the_database_must_be_in_the_token() {
+    let _turn = turn();
+    let f = Fixture::new();
+    let settings = token_settings("softhsm2.toml");
+    seed(&f.db_url(), settings, 1).await;
+    // Same database, another KEK label under which the token holds only a v2: the store is
+    // not empty, but it lacks the v1 the database needs.
+    let other = token_settings("softhsm2.toml");
+    let cfg = f.token_config(&other.kek_label, &f.db_url(), "");
+    Pkcs11Provider::open(other)
+        .unwrap()
+        .create_kek(KekVersion::new(2).unwrap())
+        .unwrap();
+    let out = vault_cmd(&cfg).arg("serve").output().unwrap();
+    assert_one_line_failure(&out, &["the database names KEK v1", "has no such version"]);
+}
+
+#[tokio::test]
+async fn keys_rotate_shows_progress_and_list_shows_protection() {
+    let _turn = turn();
+    let f = Fixture::new();
+    let settings = token_settings("softhsm2.toml");
+    let kek_label = settings.kek_label.clone();
+    seed(&f.db_url(), settings, 5).await;
+    let cfg = f.token_config(&kek_label, &f.db_url(), "");
+
+    let out = vault_cmd(&cfg)
+        .args(["keys", "rotate", "--batch", "2"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for line in [
+        "created KEK v2",
+        "rewrapped 0/5 DEKs under KEK v2",
+        "rewrapped 2/5 DEKs",
+        "rewrapped 5/5 DEKs",
+        "rotation complete: 5 DEKs rewrapped",
+    ] {
+        assert!(stdout.contains(line), "{line:?} missing from: {stdout}");
+    }
+
+    let out = vault_cmd(&cfg).args(["keys", "list"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(
+            "KEK v1: wraps 0 DEKs; in token: sensitive, non-extractable, wrap/unwrap only"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("KEK v2 (current): wraps 5 DEKs"),
+        "{stdout}"
+    );
+
+    let out = vault_cmd(&cfg)
+        .args(["keys", "rotate", "--resume"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("rotation complete: 0 DEKs rewrapped"));
+}
+
+/// Starts the binary, waits for its "listening on" line and returns the child and address.
+fn start(mut cmd: Command) -> (Child, String, Vec<String>) {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        let addr = line
+            .split("listening on http://")
+            .nth(1)
+            .map(|rest| rest.split_whitespace().next().unwrap().to_string());
+        seen.push(line);
+        if let Some(addr) = addr {
+            // Keep draining what the server logs, as a supervisor would.
+            std::thread::spawn(move || lines.for_each(drop));
+            return (child, addr, seen);
+        }
+    }
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    panic!("vault exited before listening: {seen:?} {err}");
+}
+
+fn get(addr: &str, path: &str) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).unwrap();
+    let status = resp.split_whitespace().nth(1).unwrap().parse().unwrap();
+    (status, resp)
+}
+
+#[tokio::test]
+async fn serve_answers_health_readiness_and_metrics() {
+    let _turn = turn();
+    let f = Fixture::new();
+    let settings = token_settings("softhsm2.toml");
+    let kek_label = settings.kek_label.clone();
+    seed(&f.db_url(), settings, 1).await;
+    let (mut child, addr, _) = start({
+        let mut c = vault_cmd(&f.token_config(&kek_label, &f.db_url(), ""));
+        c.arg("serve");
+        c
+    });
+    assert_eq!(get(&addr, "/healthz").0, 200);
+    let (status, body) = get(&addr, "/readyz");
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = get(&addr, "/metrics");
+    assert_eq!(status, 200);
+    assert!(body.contains("vault_dek_cache_misses_total"), "{body}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+#[test]
+fn demo_starts_on_the_embedded_default_and_warns() {
+    let _turn = turn();
+    let f = Fixture::new();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_vault"));
+    cmd.args(["demo", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(f.dir.path().join("data"));
+    let (mut child, addr, lines) = start(cmd);
+    let text = lines.join("\n");
+    assert!(
+        text.contains("DANGER: keys.provider = danger_soft"),
+        "{text}"
+    );
+    assert!(
+        text.contains("demo data sealed for 3 made-up patients"),
+        "{text}"
+    );
+    assert_eq!(get(&addr, "/readyz").0, 200);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(f.dir.path().join("data/vault.db").exists());
+    assert!(
+        f.dir
+            .path()
+            .join("data/danger-soft-kek/kek-v1.key")
+            .exists()
+    );
+
+    // A second start reuses the data and seeds nothing new.
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_vault"));
+    cmd.args(["demo", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(f.dir.path().join("data"));
+    let (mut child, _, lines) = start(cmd);
+    assert!(!lines.join("\n").contains("demo data sealed"));
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
