@@ -33,6 +33,7 @@
 //! Every failing case is collected and reported together, and each suite
 //! asserts that it executed at least as many cases as the pinned files hold (a
 //! floor), so a parsing mistake that silently skips cases fails the test.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests stop at the first fault
 
 use std::ffi::OsString;
 use std::io::Write as _;

@@ -12,6 +12,7 @@
 //! The vectors are copied by hand from the RFC text into hex literals below; the
 //! RFC 8452 ones were also cross-checked against the "RFC 8452" known-answer
 //! entries of Wycheproof's `aes_gcm_siv_test.json`, which `conformance.rs` runs.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests stop at the first fault
 
 use aes_gcm_siv::aead::{Aead, KeyInit, Payload};
 use aes_gcm_siv::{Aes256GcmSiv, Nonce};

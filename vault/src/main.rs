@@ -162,6 +162,11 @@ async fn keys(
     let e = |e: &dyn std::fmt::Display| e.to_string();
     match command {
         KeysCommand::Init => {
+            // A blank replacement token must not get an unrelated v1 under an existing database.
+            let db = startup::open_database(config).await.map_err(|x| e(&x))?;
+            let used = vault::store::keys::kek_versions_in_use(&db)
+                .await
+                .map_err(|x| e(&x))?;
             let provider = startup::open_provider(config).await.map_err(|x| e(&x))?;
             let p = provider.clone();
             let versions = blocking(move || p.kek_versions())
@@ -170,6 +175,11 @@ async fn keys(
             if let Some(v) = versions.last() {
                 println!("key store already holds KEK {v}; nothing to do");
                 return Ok(());
+            }
+            if let Some(v) = used.first() {
+                return Err(format!(
+                    "the database has DEKs wrapped by KEK {v}, which this empty key store lacks: restore the token that holds it instead of initialising a new one"
+                ));
             }
             blocking(move || provider.create_kek(KekVersion::FIRST))
                 .await
@@ -187,12 +197,12 @@ async fn keys(
                 .map_err(|x| e(&x))?;
             let current = sealed.custody().current_kek();
             for v in versions {
-                let wrapped = vault::store::keys::count_wrapped_before(&db, v.next())
-                    .await
+                let up_to = vault::store::keys::count_wrapped_before(&db, v.next()).await;
+                let below = vault::store::keys::count_wrapped_before(&db, v).await;
+                // Two counts, so a DEK created between them must not underflow the difference.
+                let wrapped = up_to
                     .map_err(|x| e(&x))?
-                    - vault::store::keys::count_wrapped_before(&db, v)
-                        .await
-                        .map_err(|x| e(&x))?;
+                    .saturating_sub(below.map_err(|x| e(&x))?);
                 let mark = if v == current { " (current)" } else { "" };
                 let p = sealed.custody().provider().clone();
                 let protection = blocking(move || p.describe_kek(v))

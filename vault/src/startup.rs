@@ -208,7 +208,12 @@ impl Application {
             let mut tick = tokio::time::interval(Duration::from_secs(30));
             loop {
                 tick.tick().await;
-                state.sealed.custody().cache().sweep_expired();
+                let custody = state.sealed.custody();
+                custody.cache().sweep_expired();
+                // `vault keys rotate` may have run elsewhere: wrap new DEKs under the newest KEK.
+                if let Err(e) = custody.refresh().await {
+                    tracing::warn!(error = %e, "could not re-read KEK versions");
+                }
             }
         });
         let app = crate::http::router(self.state.clone());

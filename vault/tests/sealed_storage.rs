@@ -1,5 +1,6 @@
 //! Sealed storage on both backends, with keys in the SoftHSM2 token: round trips, versions,
 //! envelopes moved between rows, crypto-shredding checked against the raw database, rotation.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests stop at the first fault
 
 mod support;
 

@@ -1,5 +1,6 @@
 //! The PKCS#11 provider against a real SoftHSM2 token: KEK protection, wrap/unwrap, KEK
 //! versions, finding the token by label, and refusing a token that lacks a profile mechanism.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests stop at the first fault
 
 mod support;
 

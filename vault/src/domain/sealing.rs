@@ -87,14 +87,14 @@ impl SealedData {
         Ok(patient)
     }
 
+    /// The patient's keys. The database is asked first, every time: a patient shredded by
+    /// another replica must not stay readable here from a warm cache. The cache only saves the
+    /// token unwrap.
     async fn keys(
         &self,
         patient: PatientId,
         dek_version: u32,
     ) -> Result<Arc<PatientKeys>, VaultError> {
-        if let Some(keys) = self.custody.cache().get(patient, dek_version) {
-            return Ok(keys);
-        }
         match store::keys::patient_dek(&self.db, patient, dek_version).await? {
             PatientKeyState::Unknown => Err(VaultError::UnknownPatient),
             PatientKeyState::Shredded => Err(VaultError::PatientShredded),

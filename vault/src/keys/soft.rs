@@ -45,8 +45,11 @@ impl SoftProvider {
 
     fn read_kek(&self, version: KekVersion) -> Result<Zeroizing<[u8; 32]>, KeyError> {
         let path = self.path(version);
-        let bytes = Zeroizing::new(fs::read(&path).map_err(|_| KeyError::KekMissing {
-            label: path.display().to_string(),
+        let bytes = Zeroizing::new(fs::read(&path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => KeyError::KekMissing {
+                label: path.display().to_string(),
+            },
+            _ => KeyError::Unavailable(format!("KEK file {} cannot be read: {e}", path.display())),
         })?);
         let mut kek = Zeroizing::new([0u8; 32]);
         if bytes.len() != 32 {

@@ -1,7 +1,7 @@
 //! Test helpers: a fresh database per test on SQLite or PostgreSQL, and key providers on the
 //! SoftHSM2 token that `scripts/test.sh` creates. A missing PostgreSQL or token fails the test
 //! with a message that says how to provide it; nothing is skipped.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)] // shared by several test files; tests stop at the first fault
 
 use std::path::PathBuf;
 use std::sync::Arc;
