@@ -81,22 +81,9 @@ pub fn derive_subkey(suite: Suite, dek: &Dek, purpose: SubkeyPurpose) -> Zeroizi
 pub struct PatientKeys {
     dek: Dek,
     dek_version: u32,
-    aes: OnceLock<SuiteKeys>,
-    gost: OnceLock<SuiteKeys>,
-}
-
-pub struct SuiteKeys {
-    record: SealingKey,
-    attachment: SealingKey,
-}
-
-impl SuiteKeys {
-    fn key(&self, purpose: SubkeyPurpose) -> &SealingKey {
-        match purpose {
-            SubkeyPurpose::RecordSealing => &self.record,
-            SubkeyPurpose::AttachmentSealing => &self.attachment,
-        }
-    }
+    /// One sealing key per (suite, purpose), derived on first use: a record open never pays
+    /// for the attachment key or the other suite.
+    sealing: [OnceLock<SealingKey>; 4],
 }
 
 impl PatientKeys {
@@ -104,8 +91,7 @@ impl PatientKeys {
         Self {
             dek,
             dek_version,
-            aes: OnceLock::new(),
-            gost: OnceLock::new(),
+            sealing: Default::default(),
         }
     }
 
@@ -121,12 +107,7 @@ impl PatientKeys {
         ctx: &SealContext<'_>,
         plaintext: &[u8],
     ) -> Result<Vec<u8>, SealError> {
-        envelope::seal(
-            self.suite(suite).key(purpose),
-            self.dek_version,
-            ctx,
-            plaintext,
-        )
+        envelope::seal(self.key(suite, purpose), self.dek_version, ctx, plaintext)
     }
 
     /// Opens an envelope sealed for `ctx`. The suite comes from the envelope; an envelope of
@@ -141,25 +122,19 @@ impl PatientKeys {
         if parsed.dek_version != self.dek_version {
             return Err(OpenError);
         }
-        envelope::open(self.suite(parsed.suite).key(purpose), &parsed, ctx)
+        envelope::open(self.key(parsed.suite, purpose), &parsed, ctx)
     }
 
-    /// The sealing keys of one suite, derived on first use.
-    fn suite(&self, suite: Suite) -> &SuiteKeys {
-        let cell = match suite {
-            Suite::Aes256GcmSiv => &self.aes,
-            Suite::GostKuznyechikMgm => &self.gost,
+    /// The sealing key of one suite and purpose, derived on first use.
+    fn key(&self, suite: Suite, purpose: SubkeyPurpose) -> &SealingKey {
+        let slot = match (suite, purpose) {
+            (Suite::Aes256GcmSiv, SubkeyPurpose::RecordSealing) => 0,
+            (Suite::Aes256GcmSiv, SubkeyPurpose::AttachmentSealing) => 1,
+            (Suite::GostKuznyechikMgm, SubkeyPurpose::RecordSealing) => 2,
+            (Suite::GostKuznyechikMgm, SubkeyPurpose::AttachmentSealing) => 3,
         };
-        cell.get_or_init(|| SuiteKeys {
-            record: SealingKey::new(
-                suite,
-                &derive_subkey(suite, &self.dek, SubkeyPurpose::RecordSealing),
-            ),
-            attachment: SealingKey::new(
-                suite,
-                &derive_subkey(suite, &self.dek, SubkeyPurpose::AttachmentSealing),
-            ),
-        })
+        self.sealing[slot]
+            .get_or_init(|| SealingKey::new(suite, &derive_subkey(suite, &self.dek, purpose)))
     }
 }
 

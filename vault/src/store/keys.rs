@@ -137,10 +137,26 @@ pub async fn patient_dek(
         .await?;
     match dek {
         Some(row) => Ok(PatientKeyState::Live(row.try_into()?)),
+        // A shred may have committed between the two reads: ask once more before calling the
+        // missing DEK corruption.
+        None if patient_shredded(db, patient).await? => Ok(PatientKeyState::Shredded),
         None => Err(StoreError::Corrupt(
             "a live patient has no DEK of that version".into(),
         )),
     }
+}
+
+async fn patient_shredded(db: &Database, patient: PatientId) -> Result<bool, StoreError> {
+    let row = db
+        .fetch_optional::<PatientRow, _>(
+            &Query::select()
+                .column(Patients::ShreddedAt)
+                .from(Patients::Table)
+                .and_where(Expr::col(Patients::PatientId).eq(patient.to_string()))
+                .to_owned(),
+        )
+        .await?;
+    Ok(row.is_some_and(|r| r.shredded_at.is_some()))
 }
 
 fn dek_columns() -> sea_query::SelectStatement {
