@@ -42,4 +42,9 @@ if [ -z "${VAULT_WYCHEPROOF_DIR:-}" ] && [ -d ../shared/vectors/wycheproof ]; th
   export VAULT_WYCHEPROOF_DIR
 fi
 
-cargo test --workspace "$@"
+log=$(mktemp /tmp/medikamente-test-log.XXXXXX)
+trap 'rm -rf "$token_dir" "$log"' EXIT
+cargo test --workspace "$@" 2>&1 | tee "$log"
+
+# One closing line for the whole run (the last cargo line is usually an empty doc-test target).
+awk '/^test result:/ { p += $4; f += $6 } END { printf "workspace: %d passed, %d failed\n", p, f }' "$log"

@@ -74,6 +74,11 @@ fn context_for(module: &Path) -> Result<Pkcs11, KeyError> {
     Ok(ctx)
 }
 
+/// Token-object writes (KEK creation and destruction) of this process, one at a time: SoftHSM2's
+/// file store answers CKR_GENERAL_ERROR when two threads create token objects at once. These
+/// are rare administrative calls, so the lock costs nothing on the unwrap path.
+static TOKEN_OBJECT_WRITES: Mutex<()> = Mutex::new(());
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // A panic while holding one of these locks cannot leave the data inconsistent (pools and
     // caches only), so a poisoned lock is used as is.
@@ -353,6 +358,7 @@ impl KeyProvider for Pkcs11Provider {
     }
 
     fn create_kek(&self, version: KekVersion) -> Result<(), KeyError> {
+        let _writing = lock(&TOKEN_OBJECT_WRITES);
         let label = version.label(&self.kek_label);
         if self.kek_versions()?.contains(&version) {
             return Err(KeyError::KekExists { label });
@@ -456,6 +462,7 @@ impl KeyProvider for Pkcs11Provider {
     }
 
     fn destroy_kek(&self, version: KekVersion) -> Result<(), KeyError> {
+        let _writing = lock(&TOKEN_OBJECT_WRITES);
         let handle = self.kek_handle(version)?;
         self.with_session(|s| s.destroy_object(handle))?;
         lock(&self.kek_handles).remove(&version);

@@ -105,23 +105,25 @@ struct PatientRow {
     shredded_at: Option<i64>,
 }
 
+/// The patient's row, if the patient exists.
+async fn patient_row(db: &Database, patient: PatientId) -> Result<Option<PatientRow>, StoreError> {
+    db.fetch_optional::<PatientRow, _>(
+        &Query::select()
+            .column(Patients::ShreddedAt)
+            .from(Patients::Table)
+            .and_where(Expr::col(Patients::PatientId).eq(patient.to_string()))
+            .to_owned(),
+    )
+    .await
+}
+
 /// The patient's DEK of `dek_version`, or why there is none.
 pub async fn patient_dek(
     db: &Database,
     patient: PatientId,
     dek_version: u32,
 ) -> Result<PatientKeyState, StoreError> {
-    let id = patient.to_string();
-    let Some(row) = db
-        .fetch_optional::<PatientRow, _>(
-            &Query::select()
-                .column(Patients::ShreddedAt)
-                .from(Patients::Table)
-                .and_where(Expr::col(Patients::PatientId).eq(id.clone()))
-                .to_owned(),
-        )
-        .await?
-    else {
+    let Some(row) = patient_row(db, patient).await? else {
         return Ok(PatientKeyState::Unknown);
     };
     if row.shredded_at.is_some() {
@@ -130,33 +132,26 @@ pub async fn patient_dek(
     let dek = db
         .fetch_optional::<DekRow, _>(
             &dek_columns()
-                .and_where(Expr::col(PatientDeks::PatientId).eq(id))
+                .and_where(Expr::col(PatientDeks::PatientId).eq(patient.to_string()))
                 .and_where(Expr::col(PatientDeks::DekVersion).eq(i64::from(dek_version)))
                 .to_owned(),
         )
         .await?;
     match dek {
         Some(row) => Ok(PatientKeyState::Live(row.try_into()?)),
-        // A shred may have committed between the two reads: ask once more before calling the
-        // missing DEK corruption.
-        None if patient_shredded(db, patient).await? => Ok(PatientKeyState::Shredded),
-        None => Err(StoreError::Corrupt(
-            "a live patient has no DEK of that version".into(),
-        )),
+        None => {
+            // A shred may have committed between the two reads: ask once more before calling
+            // the missing DEK corruption.
+            let again = patient_row(db, patient).await?;
+            if again.is_some_and(|r| r.shredded_at.is_some()) {
+                Ok(PatientKeyState::Shredded)
+            } else {
+                Err(StoreError::Corrupt(
+                    "a live patient has no DEK of that version".into(),
+                ))
+            }
+        }
     }
-}
-
-async fn patient_shredded(db: &Database, patient: PatientId) -> Result<bool, StoreError> {
-    let row = db
-        .fetch_optional::<PatientRow, _>(
-            &Query::select()
-                .column(Patients::ShreddedAt)
-                .from(Patients::Table)
-                .and_where(Expr::col(Patients::PatientId).eq(patient.to_string()))
-                .to_owned(),
-        )
-        .await?;
-    Ok(row.is_some_and(|r| r.shredded_at.is_some()))
 }
 
 fn dek_columns() -> sea_query::SelectStatement {
