@@ -317,6 +317,22 @@ async fn serve_answers_health_readiness_and_metrics() {
     let (status, body) = get(&addr, "/metrics");
     assert_eq!(status, 200);
     assert!(body.contains("vault_dek_cache_misses_total"), "{body}");
+
+    // The current KEK disappears from the token (pulled, wiped): readiness says so.
+    let mut same = token_settings("softhsm2.toml");
+    same.kek_label = kek_label;
+    Pkcs11Provider::open(same)
+        .unwrap()
+        .destroy_kek(KekVersion::FIRST)
+        .unwrap();
+    let (status, body) = get(&addr, "/readyz");
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains(r#""code":"key_store_unavailable""#), "{body}");
+    assert_eq!(
+        get(&addr, "/healthz").0,
+        200,
+        "the process itself is still alive"
+    );
     child.kill().unwrap();
     child.wait().unwrap();
 }

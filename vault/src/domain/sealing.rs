@@ -77,7 +77,14 @@ impl SealedData {
         let patient = PatientId::random();
         let (dek, wrapped) = self.custody.new_dek().await?;
         let mut tx = self.db.begin().await?;
-        store::keys::insert_patient(&mut tx, patient, &wrapped, self.clock.unix_seconds()).await?;
+        store::keys::insert_patient(
+            &mut tx,
+            patient,
+            CURRENT_DEK_VERSION,
+            &wrapped,
+            self.clock.unix_seconds(),
+        )
+        .await?;
         tx.commit().await?;
         // The new patient's first record is usually sealed right away: keep the keys warm.
         self.custody.cache().insert(

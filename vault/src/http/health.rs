@@ -15,16 +15,27 @@ pub async fn healthz() -> &'static str {
     "ok"
 }
 
-/// The vault can serve: the database answers and the key store lists its KEKs.
+/// The vault can serve: the database answers and the key store still holds the current KEK.
+/// An empty list counts as not ready: a token that was pulled and put back shows no private
+/// objects to a session that is no longer logged in.
 pub async fn readyz(State(state): State<Arc<AppState>>) -> Response {
     if let Err(e) = state.db.ping().await {
         tracing::warn!(error = %e, "readiness: database unavailable");
         return unavailable("database_unavailable");
     }
-    let provider = state.sealed.custody().provider().clone();
-    if let Err(e) = blocking(move || provider.kek_versions()).await {
-        tracing::warn!(error = %e, "readiness: key store unavailable");
-        return unavailable("key_store_unavailable");
+    let custody = state.sealed.custody();
+    let current = custody.current_kek();
+    let provider = custody.provider().clone();
+    match blocking(move || provider.kek_versions()).await {
+        Ok(versions) if versions.contains(&current) => {}
+        Ok(_) => {
+            tracing::warn!(kek = %current, "readiness: the current KEK is not visible in the key store");
+            return unavailable("key_store_unavailable");
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness: key store unavailable");
+            return unavailable("key_store_unavailable");
+        }
     }
     (
         StatusCode::OK,

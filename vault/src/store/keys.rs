@@ -62,10 +62,11 @@ pub enum PatientKeyState {
     Live(StoredDek),
 }
 
-/// Inserts a patient with the first wrapped DEK, in the caller's transaction.
+/// Inserts a patient with its first wrapped DEK, in the caller's transaction.
 pub async fn insert_patient(
     tx: &mut Transaction,
     patient: PatientId,
+    dek_version: u32,
     wrapped: &WrappedDek,
     now: i64,
 ) -> Result<(), StoreError> {
@@ -89,7 +90,7 @@ pub async fn insert_patient(
             ])
             .values_panic([
                 patient.to_string().into(),
-                1i64.into(),
+                i64::from(dek_version).into(),
                 i64::from(wrapped.kek_version.get()).into(),
                 wrapped.bytes.clone().into(),
                 now.into(),
