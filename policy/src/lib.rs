@@ -1,156 +1,28 @@
 //! Access policy of the Medikamente vault. Pure: no I/O, no clock; the vault passes the facts in.
 //!
-//! This first part fixes the vocabulary every decision uses: the closed list of purposes a
-//! consumer may name when it asks for personal data, and the classes of fields each purpose may
-//! see. The Cedar schema, policies and the typed request builder come with the vault-service
-//! issue and build on these types.
+//! - [`Purpose`] and [`FieldClass`]: the closed list of purposes and the field classes each may
+//!   see (152-FZ purpose limitation).
+//! - `policies/schema.cedarschema` and `policies/vault.cedar`: the rules, in Cedar, embedded in
+//!   the binary and validated against the schema when [`PolicyEngine::new`] runs (and in CI).
+//! - [`AccessRequest`]: a typed request builder; [`PolicyEngine::decide`] answers it with a
+//!   [`Decision`] carrying its reasons and [`Obligation`]s.
+//!
+//! Deny by default; a forbid beats any permit.
 
-use std::fmt;
-use std::str::FromStr;
+mod action;
+mod cedar;
+mod decision;
+mod engine;
+mod error;
+mod names;
+mod principal;
+mod purpose;
+mod request;
 
-use thiserror::Error;
-
-/// Classes of patient data. Every stored field belongs to exactly one.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum FieldClass {
-    /// Surname, name, patronymic, birth date, sex.
-    Identity,
-    /// Phones, e-mail, address.
-    Contact,
-    /// SNILS, passport, INN.
-    Document,
-    /// Visit notes, diagnoses, prescriptions, lab results, attachments.
-    Medical,
-    /// Invoices, payments, refunds.
-    Financial,
-}
-
-/// Why personal data is asked for. A closed list: an unknown purpose is an error, never a default.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Purpose {
-    Treatment,
-    Scheduling,
-    Reminder,
-    Billing,
-    Receipt,
-    TaxCertificate,
-    PatientSelfService,
-    DisclosureLegal,
-}
-
-impl Purpose {
-    pub const ALL: [Purpose; 8] = [
-        Purpose::Treatment,
-        Purpose::Scheduling,
-        Purpose::Reminder,
-        Purpose::Billing,
-        Purpose::Receipt,
-        Purpose::TaxCertificate,
-        Purpose::PatientSelfService,
-        Purpose::DisclosureLegal,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Purpose::Treatment => "treatment",
-            Purpose::Scheduling => "scheduling",
-            Purpose::Reminder => "reminder",
-            Purpose::Billing => "billing",
-            Purpose::Receipt => "receipt",
-            Purpose::TaxCertificate => "tax_certificate",
-            Purpose::PatientSelfService => "patient_self_service",
-            Purpose::DisclosureLegal => "disclosure_legal",
-        }
-    }
-
-    /// The field classes this purpose may ever see; the policy may narrow it further (masking,
-    /// role, relationship), never widen it.
-    pub fn field_classes(self) -> &'static [FieldClass] {
-        use FieldClass::*;
-        match self {
-            Purpose::Treatment => &[Identity, Contact, Document, Medical],
-            // A schedule shows who comes; reminders need where to reach them.
-            Purpose::Scheduling => &[Identity, Contact],
-            Purpose::Reminder => &[Contact],
-            Purpose::Billing => &[Identity, Financial],
-            // 54-FZ: a receipt for a private buyer carries no personal data.
-            Purpose::Receipt => &[],
-            // KND 1151156 needs full name, birth date and INN of taxpayer and patient.
-            Purpose::TaxCertificate => &[Identity, Document, Financial],
-            Purpose::PatientSelfService => &[Identity, Contact, Document, Medical, Financial],
-            Purpose::DisclosureLegal => &[Identity, Document, Medical],
-        }
-    }
-
-    pub fn allows(self, class: FieldClass) -> bool {
-        self.field_classes().contains(&class)
-    }
-}
-
-impl fmt::Display for Purpose {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-#[derive(Debug, Error, PartialEq, Eq)]
-#[error(
-    "unknown purpose '{0}': use one of treatment, scheduling, reminder, billing, receipt, tax_certificate, patient_self_service, disclosure_legal"
-)]
-pub struct UnknownPurpose(pub String);
-
-impl FromStr for Purpose {
-    type Err = UnknownPurpose;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Purpose::ALL
-            .into_iter()
-            .find(|p| p.as_str() == s)
-            .ok_or_else(|| UnknownPurpose(s.to_owned()))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn purposes_round_trip_and_unknown_ones_are_refused() {
-        for p in Purpose::ALL {
-            assert_eq!(p.as_str().parse::<Purpose>(), Ok(p));
-        }
-        let err = "marketing".parse::<Purpose>().unwrap_err();
-        assert!(err.to_string().contains("unknown purpose 'marketing'"));
-        assert!(
-            "Treatment".parse::<Purpose>().is_err(),
-            "purposes are case-sensitive"
-        );
-    }
-
-    #[test]
-    fn only_care_self_service_and_legal_disclosure_reach_medical_data() {
-        let medical: Vec<_> = Purpose::ALL
-            .into_iter()
-            .filter(|p| p.allows(FieldClass::Medical))
-            .collect();
-        assert_eq!(
-            medical,
-            [
-                Purpose::Treatment,
-                Purpose::PatientSelfService,
-                Purpose::DisclosureLegal
-            ]
-        );
-    }
-
-    #[test]
-    fn operational_purposes_see_only_what_their_task_needs() {
-        assert!(
-            !Purpose::Receipt.allows(FieldClass::Identity),
-            "54-FZ receipts carry no PII"
-        );
-        assert!(Purpose::Reminder.allows(FieldClass::Contact));
-        assert!(!Purpose::Reminder.allows(FieldClass::Identity));
-        assert!(Purpose::TaxCertificate.allows(FieldClass::Document), "INN");
-        assert!(!Purpose::Scheduling.allows(FieldClass::Document));
-    }
-}
+pub use action::Action;
+pub use decision::{Decision, Obligation};
+pub use engine::{POLICY_SOURCE, PolicyEngine, SCHEMA_SOURCE};
+pub use error::PolicyError;
+pub use principal::{ConsumerDomain, Role};
+pub use purpose::{FieldClass, Purpose, UnknownPurpose};
+pub use request::AccessRequest;

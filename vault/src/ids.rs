@@ -16,6 +16,11 @@ macro_rules! uuid_id {
                 Self(Uuid::new_v4())
             }
 
+            /// The all-zero id: a fixed context for data that belongs to no single row.
+            pub const fn nil() -> Self {
+                Self(Uuid::nil())
+            }
+
             /// The 16 bytes bound into envelope AAD.
             pub fn as_bytes(&self) -> &[u8; 16] {
                 self.0.as_bytes()

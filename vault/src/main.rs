@@ -51,6 +51,41 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Print the OpenAPI document (no server, database or token needed).
+    Openapi,
+    /// Staff accounts.
+    Staff {
+        #[command(subcommand)]
+        command: StaffCommand,
+    },
+    /// Service credentials of consumer domains (clinic-app, analytics).
+    Service {
+        #[command(subcommand)]
+        command: ServiceCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum StaffCommand {
+    /// Add a staff account. The password is read from $VAULT_NEW_PASSWORD or the first line of
+    /// standard input; roles that read medical data get a TOTP seed, printed once.
+    Add {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        role: policy::Role,
+        #[arg(long)]
+        branch: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum ServiceCommand {
+    /// Issue (or replace) the credential of a consumer domain; printed once.
+    Issue {
+        #[arg(long)]
+        domain: policy::ConsumerDomain,
+    },
 }
 
 #[derive(Subcommand)]
@@ -113,7 +148,74 @@ async fn run(cli: Cli) -> Result<(), String> {
             let config = Config::load(&cli.config).map_err(|e| err(&e))?;
             keys(&config, clock, command).await
         }
+        Command::Openapi => {
+            say(&vault::http::openapi::json());
+            Ok(())
+        }
+        Command::Staff {
+            command:
+                StaffCommand::Add {
+                    username,
+                    role,
+                    branch,
+                },
+        } => {
+            let config = Config::load(&cli.config).map_err(|e| err(&e))?;
+            let services = admin_services(&config, clock).await?;
+            let password = match std::env::var("VAULT_NEW_PASSWORD") {
+                Ok(p) => zeroize::Zeroizing::new(p),
+                Err(_) => {
+                    let mut line = zeroize::Zeroizing::new(String::new());
+                    std::io::stdin()
+                        .read_line(&mut line)
+                        .map_err(|e| format!("cannot read the password: {e}"))?;
+                    zeroize::Zeroizing::new(line.trim_end_matches(['\r', '\n']).to_owned())
+                }
+            };
+            let (id, totp) = services
+                .auth
+                .add_staff(&username, &password, role, &branch)
+                .await
+                .map_err(|e| err(&e))?;
+            say(&format!(
+                "staff account {username} created: id {id}, role {role}, branch {branch}"
+            ));
+            if let Some(uri) = totp {
+                say(&format!(
+                    "TOTP seed (shown once, load it into the authenticator app): {uri}"
+                ));
+            }
+            Ok(())
+        }
+        Command::Service {
+            command: ServiceCommand::Issue { domain },
+        } => {
+            let config = Config::load(&cli.config).map_err(|e| err(&e))?;
+            let services = admin_services(&config, clock).await?;
+            let secret = services
+                .auth
+                .put_service(domain)
+                .await
+                .map_err(|e| err(&e))?;
+            say(&format!(
+                "credential for {domain} (shown once; any earlier one is revoked): {}",
+                secret.as_str()
+            ));
+            Ok(())
+        }
     }
+}
+
+async fn admin_services(
+    config: &Config,
+    clock: Arc<SystemClock>,
+) -> Result<startup::Services, String> {
+    let (db, sealed) = startup::open_vault(config, clock.clone())
+        .await
+        .map_err(|e| e.to_string())?;
+    startup::services(&db, &Arc::new(sealed), clock)
+        .await
+        .map_err(|e| e.to_string())
 }
 
 async fn serve(config: &Config, clock: Arc<SystemClock>, seed_demo: bool) -> Result<(), String> {
@@ -121,14 +223,8 @@ async fn serve(config: &Config, clock: Arc<SystemClock>, seed_demo: bool) -> Res
         .await
         .map_err(|e| e.to_string())?;
     if seed_demo {
-        let state = app.state();
-        let created = demo::seed(&state.db, &state.sealed)
-            .await
-            .map_err(|e| e.to_string())?;
-        if created > 0 {
-            say(&format!(
-                "vault: demo data sealed for {created} made-up patients"
-            ));
+        for line in demo::seed(app.state()).await? {
+            say(&format!("vault: {line}"));
         }
         say(&format!(
             "vault: DEMO MODE - software KEK under {}, never use for real patients",

@@ -14,13 +14,19 @@ use tokio::net::TcpListener;
 use crate::clock::Clock;
 use crate::config::{Config, ConfigError, Mode, ProviderConfig};
 use crate::domain::SealedData;
+use crate::domain::auth::Auth;
+use crate::domain::care::Care;
+use crate::domain::patients::Patients;
+use crate::domain::records::Records;
 use crate::keys::cache::DekCache;
 use crate::keys::custody::blocking;
 use crate::keys::pkcs11::{Pkcs11Provider, Pkcs11Settings};
 use crate::keys::profile::Profile;
 use crate::keys::soft::SoftProvider;
+use crate::keys::system::VaultKeys;
 use crate::keys::{KekVersion, KeyCustody, KeyError, KeyProvider};
 use crate::store::{self, Database, StoreError, redact_url};
+use policy::PolicyEngine;
 
 /// Why the vault did not start. Each message is one line that says what to fix.
 #[derive(Debug, Error)]
@@ -35,6 +41,8 @@ pub enum StartupError {
         "the database names KEK {version} but the key store ({store}) has no such version: restore the token that holds it or point the vault at the right token"
     )]
     KekNotInStore { version: KekVersion, store: String },
+    #[error("{0}")]
+    Service(String),
     #[error("cannot listen on {addr}: {reason}")]
     Bind { addr: SocketAddr, reason: String },
 }
@@ -47,8 +55,59 @@ pub struct Metrics {
 /// What handlers share.
 pub struct AppState {
     pub db: Database,
-    pub sealed: SealedData,
+    pub sealed: Arc<SealedData>,
+    pub auth: Arc<Auth>,
+    pub patients: Arc<Patients>,
+    pub records: Arc<Records>,
+    pub care: Arc<Care>,
     pub metrics: Metrics,
+}
+
+/// Staff sessions last this long; a doctor signs in again after a shift break.
+pub const SESSION_TTL: Duration = Duration::from_secs(30 * 60);
+
+/// The domain services over an opened vault.
+pub struct Services {
+    pub auth: Arc<Auth>,
+    pub patients: Arc<Patients>,
+    pub records: Arc<Records>,
+    pub care: Arc<Care>,
+}
+
+/// Builds the domain services: vault-wide keys, the policy engine, sign-in.
+pub async fn services(
+    db: &Database,
+    sealed: &Arc<SealedData>,
+    clock: Arc<dyn Clock>,
+) -> Result<Services, StartupError> {
+    let keys = VaultKeys::load_or_create(db, sealed.custody(), clock.unix_seconds())
+        .await
+        .map_err(|e| StartupError::Service(e.to_string()))?;
+    let policy =
+        Arc::new(PolicyEngine::new().map_err(|e| StartupError::Service(format!("policy: {e}")))?);
+    let auth = Arc::new(
+        Auth::new(db.clone(), keys.clone(), clock.clone(), SESSION_TTL)
+            .map_err(|e| StartupError::Service(e.to_string()))?,
+    );
+    let patients = Arc::new(Patients::new(
+        sealed.clone(),
+        keys,
+        policy.clone(),
+        clock.clone(),
+    ));
+    let records = Arc::new(Records::new(
+        sealed.clone(),
+        patients.clone(),
+        policy.clone(),
+        clock.clone(),
+    ));
+    let care = Arc::new(Care::new(sealed.clone(), patients.clone(), policy, clock));
+    Ok(Services {
+        auth,
+        patients,
+        records,
+        care,
+    })
 }
 
 /// Opens the configured key provider. A `danger_soft` provider logs a warning at every start.
@@ -149,7 +208,14 @@ pub struct Application {
 
 impl Application {
     pub async fn build(config: &Config, clock: Arc<dyn Clock>) -> Result<Self, StartupError> {
-        let (db, sealed) = open_vault(config, clock).await?;
+        let (db, sealed) = open_vault(config, clock.clone()).await?;
+        let sealed = Arc::new(sealed);
+        let Services {
+            auth,
+            patients,
+            records,
+            care,
+        } = services(&db, &sealed, clock).await?;
         tracing::info!(key_store = %sealed.custody().provider().describe(), kek = %sealed.custody().current_kek(), "keys ready");
         let listener = TcpListener::bind(config.listen)
             .await
@@ -184,6 +250,10 @@ impl Application {
             state: Arc::new(AppState {
                 db,
                 sealed,
+                auth,
+                patients,
+                records,
+                care,
                 metrics,
             }),
         })
@@ -217,6 +287,7 @@ impl Application {
             }
         });
         let app = crate::http::router(self.state.clone());
+        let app = app.into_make_service_with_connect_info::<SocketAddr>();
         let served = axum::serve(self.listener, app)
             .with_graceful_shutdown(shutdown)
             .await;

@@ -102,6 +102,19 @@ fn assert_one_line_failure(out: &Output, needles: &[&str]) {
 }
 
 #[test]
+fn openapi_is_printed_without_a_server() {
+    let _turn = turn();
+    let out = Command::new(env!("CARGO_BIN_EXE_vault"))
+        .arg("openapi")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["info"]["title"], "Medikamente vault");
+    assert!(doc["paths"]["/v1/resolve"]["post"]["operationId"] == "resolveTokens");
+}
+
+#[test]
 fn unknown_config_key_is_named() {
     let _turn = turn();
     let f = Fixture::new();
@@ -351,10 +364,18 @@ fn demo_starts_on_the_embedded_default_and_warns() {
         "{text}"
     );
     assert!(
-        text.contains("demo data sealed for 3 made-up patients"),
+        text.contains("demo patients registered: 2 (made up)"),
         "{text}"
     );
+    assert!(
+        text.contains("demo clinic-app credential: svc.clinic-app."),
+        "{text}"
+    );
+    assert!(text.contains("TOTP for dr.demo: otpauth://totp/"), "{text}");
     assert_eq!(get(&addr, "/readyz").0, 200);
+    let (status, body) = get(&addr, "/openapi.json");
+    assert_eq!(status, 200);
+    assert!(body.contains("resolveTokens"));
     child.kill().unwrap();
     child.wait().unwrap();
     assert!(f.dir.path().join("data/vault.db").exists());
@@ -370,7 +391,7 @@ fn demo_starts_on_the_embedded_default_and_warns() {
     cmd.args(["demo", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(f.dir.path().join("data"));
     let (mut child, _, lines) = start(cmd);
-    assert!(!lines.join("\n").contains("demo data sealed"));
+    assert!(!lines.join("\n").contains("demo patients registered"));
     child.kill().unwrap();
     child.wait().unwrap();
 }

@@ -1,5 +1,12 @@
 //! The vault's rules, over storage and key custody. Handlers call these; nothing here knows HTTP.
 
+pub mod audit;
+pub mod auth;
+pub mod care;
+pub mod identity;
+pub mod patients;
+pub mod principal;
+pub mod records;
 pub mod sealing;
 
 pub use sealing::{RecordRef, SealedData, VaultError};

@@ -10,6 +10,7 @@ use crate::crypto::{OpenError, SealContext, Suite};
 use crate::ids::{PatientId, RecordId};
 use crate::keys::dek::SubkeyPurpose;
 use crate::keys::{KeyCustody, KeyError, PatientKeys};
+use crate::store::audit::AuditRow;
 use crate::store::keys::PatientKeyState;
 use crate::store::records::StoredRecord;
 use crate::store::{self, Database, StoreError};
@@ -36,6 +37,14 @@ pub enum VaultError {
     Keys(#[from] KeyError),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// A patient being created: insert `wrapped` with `dek_version`, seal with `keys`.
+pub struct NewPatient {
+    pub patient: PatientId,
+    pub dek_version: u32,
+    pub wrapped: crate::keys::WrappedDek,
+    pub keys: Arc<PatientKeys>,
 }
 
 /// Where a record version lives.
@@ -94,6 +103,37 @@ impl SealedData {
         Ok(patient)
     }
 
+    /// Keys for a patient about to be created in the caller's transaction: a fresh DEK, its
+    /// wrapping under the current KEK, and the ready keys. Call [`SealedData::remember`] after
+    /// the commit.
+    pub async fn prepare_patient(&self) -> Result<NewPatient, VaultError> {
+        let (dek, wrapped) = self.custody.new_dek().await?;
+        Ok(NewPatient {
+            patient: PatientId::random(),
+            dek_version: CURRENT_DEK_VERSION,
+            wrapped,
+            keys: Arc::new(PatientKeys::new(dek, CURRENT_DEK_VERSION)),
+        })
+    }
+
+    /// Keeps a committed new patient's keys warm.
+    pub fn remember(&self, new: &NewPatient) {
+        self.custody.cache().insert(new.patient, new.keys.clone());
+    }
+
+    pub fn suite(&self) -> Suite {
+        self.suite
+    }
+
+    pub fn db(&self) -> &Database {
+        &self.db
+    }
+
+    /// The current keys of a patient (see [`SealedData::keys`]).
+    pub async fn current_keys(&self, patient: PatientId) -> Result<Arc<PatientKeys>, VaultError> {
+        self.keys(patient, CURRENT_DEK_VERSION).await
+    }
+
     /// The patient's keys. The database is asked first, every time: a patient shredded by
     /// another replica must not stay readable here from a warm cache. The cache only saves the
     /// token unwrap.
@@ -127,6 +167,8 @@ impl SealedData {
             },
             kind,
             body,
+            None,
+            &[],
         )
         .await
     }
@@ -144,8 +186,48 @@ impl SealedData {
             record,
             version: latest.version + 1,
         };
-        self.write_version(latest.patient, next, &latest.kind, body)
+        self.write_version(latest.patient, next, &latest.kind, body, None, &[])
             .await
+    }
+
+    /// Seals a new record written by `author`, committing `audit` in the same transaction.
+    pub async fn seal_record_as(
+        &self,
+        patient: PatientId,
+        kind: &str,
+        body: &[u8],
+        author: &str,
+        audit: &[AuditRow],
+    ) -> Result<RecordRef, VaultError> {
+        let at = RecordRef {
+            record: RecordId::random(),
+            version: 1,
+        };
+        self.write_version(patient, at, kind, body, Some(author), audit)
+            .await
+    }
+
+    /// Seals a correction by `author` as the next version, with its audit rows.
+    pub async fn correct_record_as(
+        &self,
+        latest: &StoredRecord,
+        body: &[u8],
+        author: &str,
+        audit: &[AuditRow],
+    ) -> Result<RecordRef, VaultError> {
+        let next = RecordRef {
+            record: latest.record,
+            version: latest.version + 1,
+        };
+        self.write_version(
+            latest.patient,
+            next,
+            &latest.kind,
+            body,
+            Some(author),
+            audit,
+        )
+        .await
     }
 
     async fn write_version(
@@ -154,6 +236,8 @@ impl SealedData {
         at: RecordRef,
         kind: &str,
         body: &[u8],
+        author: Option<&str>,
+        audit: &[AuditRow],
     ) -> Result<RecordRef, VaultError> {
         let keys = self.keys(patient, CURRENT_DEK_VERSION).await?;
         let ctx = SealContext {
@@ -172,8 +256,12 @@ impl SealedData {
             kind: kind.to_owned(),
             envelope,
             created_at: self.clock.unix_seconds(),
+            author: author.map(str::to_owned),
         };
-        store::records::insert(&self.db, &row).await?;
+        let mut tx = self.db.begin().await?;
+        store::records::insert(&mut tx, &row).await?;
+        store::audit::insert(&mut tx, audit).await?;
+        tx.commit().await?;
         Ok(at)
     }
 

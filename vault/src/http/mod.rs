@@ -1,18 +1,70 @@
 //! HTTP surface. Handlers extract, call one domain function and map the error.
 
+pub mod auth;
+pub mod caller;
+pub mod care;
+pub mod error;
 pub mod health;
+pub mod json;
+pub mod openapi;
+pub mod patients;
+pub mod records;
 
 use std::sync::Arc;
 
 use axum::Router;
-use axum::routing::get;
+use axum::extract::DefaultBodyLimit;
+use axum::http::header;
+use axum::routing::{delete, get, patch, post, put};
 
 use crate::startup::AppState;
+
+/// JSON bodies are small; attachments get their own streamed route and limit.
+const JSON_BODY_LIMIT: usize = 1024 * 1024;
 
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
+        .route(
+            "/openapi.json",
+            get(|| async {
+                (
+                    [(header::CONTENT_TYPE, "application/json")],
+                    openapi::json(),
+                )
+            }),
+        )
+        .route("/v1/login", post(auth::login))
+        .route("/v1/logout", post(auth::logout))
+        .route("/v1/patients", post(patients::register))
+        .route("/v1/patients/search", post(patients::search))
+        .route("/v1/patients/{token}", patch(patients::update))
+        .route("/v1/resolve", post(patients::resolve))
+        .route("/v1/me/patients", get(patients::my_patients))
+        .route(
+            "/v1/patients/{token}/records",
+            post(records::create).get(records::list),
+        )
+        .route(
+            "/v1/patients/{token}/records/{record_id}",
+            get(records::get),
+        )
+        .route(
+            "/v1/patients/{token}/records/{record_id}/versions",
+            post(records::correct),
+        )
+        .route("/v1/care-relationships", put(care::put_relationship))
+        .route(
+            "/v1/care-relationships/{doctor}/{token}",
+            delete(care::end_relationship),
+        )
+        .route("/v1/break-glass", post(care::start_break_glass))
+        .route(
+            "/v1/break-glass/{grant_id}/end",
+            post(care::end_break_glass),
+        )
+        .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
         .with_state(state)
 }

@@ -21,6 +21,7 @@ pub mod profile;
 pub mod provider;
 pub mod rotation;
 pub mod soft;
+pub mod system;
 
 use std::fmt;
 use std::str::FromStr;

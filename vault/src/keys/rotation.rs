@@ -41,10 +41,19 @@ pub async fn rewrap_all(
     mut progress: impl FnMut(RewrapProgress),
 ) -> Result<RewrapProgress, RotationError> {
     let current = custody.current_kek();
+    let vault_keys = store::keys::vault_keys_wrapped_before(db, current).await?;
     let mut state = RewrapProgress {
         done: 0,
-        total: store::keys::count_wrapped_before(db, current).await?,
+        total: store::keys::count_wrapped_before(db, current).await? + vault_keys.len() as u64,
     };
+    // The few vault-wide keys first, then the patients' DEKs in batches.
+    for key in &vault_keys {
+        let clear = custody.unwrap(&key.wrapped).await?;
+        let rewrapped = custody.wrap(current, clear).await?;
+        if store::keys::replace_vault_key_wrapping(db, key, &rewrapped).await? {
+            state.done += 1;
+        }
+    }
     progress(state);
     loop {
         let stale = store::keys::deks_wrapped_before(db, current, batch.max(1)).await?;

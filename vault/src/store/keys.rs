@@ -240,24 +240,38 @@ struct KekRow {
     kek_version: i64,
 }
 
-/// KEK versions that wrapped DEKs still name; each must exist in the key store.
+/// KEK versions that wrapped DEKs and vault-wide keys still name; each must exist in the key
+/// store.
 pub async fn kek_versions_in_use(db: &Database) -> Result<Vec<KekVersion>, StoreError> {
-    let rows = db
+    let mut rows = db
         .fetch_all::<KekRow, _>(
             &Query::select()
                 .distinct()
                 .column(PatientDeks::KekVersion)
                 .from(PatientDeks::Table)
-                .order_by(PatientDeks::KekVersion, Order::Asc)
                 .to_owned(),
         )
         .await?;
-    rows.into_iter()
+    rows.extend(
+        db.fetch_all::<KekRow, _>(
+            &Query::select()
+                .distinct()
+                .column(VaultKeys::KekVersion)
+                .from(VaultKeys::Table)
+                .to_owned(),
+        )
+        .await?,
+    );
+    let mut versions = rows
+        .into_iter()
         .map(|r| {
             KekVersion::new(to_u32(r.kek_version, "kek_version")?)
                 .ok_or_else(|| StoreError::Corrupt("kek_version 0".into()))
         })
-        .collect()
+        .collect::<Result<Vec<_>, _>>()?;
+    versions.sort();
+    versions.dedup();
+    Ok(versions)
 }
 
 /// Crypto-shred: deletes every wrapped DEK of the patient and marks the patient shredded, in
@@ -300,4 +314,141 @@ pub async fn count_patients(db: &Database) -> Result<u64, StoreError> {
         )
         .await?;
     Ok(row.map_or(0, |r| u64::try_from(r.n).unwrap_or(0)))
+}
+
+#[derive(Iden)]
+enum VaultKeys {
+    Table,
+    Name,
+    KekVersion,
+    WrappedKey,
+    CreatedAt,
+}
+
+#[derive(sqlx::FromRow)]
+struct VaultKeyRow {
+    name: String,
+    kek_version: i64,
+    wrapped_key: Vec<u8>,
+}
+
+/// A vault-wide key as stored.
+pub struct StoredVaultKey {
+    pub name: String,
+    pub wrapped: WrappedDek,
+}
+
+impl TryFrom<VaultKeyRow> for StoredVaultKey {
+    type Error = StoreError;
+    fn try_from(row: VaultKeyRow) -> Result<Self, StoreError> {
+        let kek_version = KekVersion::new(to_u32(row.kek_version, "kek_version")?)
+            .ok_or_else(|| StoreError::Corrupt("kek_version 0".into()))?;
+        Ok(StoredVaultKey {
+            name: row.name,
+            wrapped: WrappedDek {
+                kek_version,
+                bytes: row.wrapped_key,
+            },
+        })
+    }
+}
+
+fn vault_key_columns() -> sea_query::SelectStatement {
+    Query::select()
+        .columns([
+            VaultKeys::Name,
+            VaultKeys::KekVersion,
+            VaultKeys::WrappedKey,
+        ])
+        .from(VaultKeys::Table)
+        .to_owned()
+}
+
+pub async fn vault_key(db: &Database, name: &str) -> Result<Option<StoredVaultKey>, StoreError> {
+    db.fetch_optional::<VaultKeyRow, _>(
+        &vault_key_columns()
+            .and_where(Expr::col(VaultKeys::Name).eq(name))
+            .to_owned(),
+    )
+    .await?
+    .map(StoredVaultKey::try_from)
+    .transpose()
+}
+
+/// Inserts a vault-wide key unless one of that name exists (two replicas starting at once keep
+/// the first); returns whether this call inserted it.
+pub async fn insert_vault_key(
+    db: &Database,
+    name: &str,
+    wrapped: &WrappedDek,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let inserted = db
+        .execute(
+            &Query::insert()
+                .into_table(VaultKeys::Table)
+                .columns([
+                    VaultKeys::Name,
+                    VaultKeys::KekVersion,
+                    VaultKeys::WrappedKey,
+                    VaultKeys::CreatedAt,
+                ])
+                .values_panic([
+                    name.into(),
+                    i64::from(wrapped.kek_version.get()).into(),
+                    wrapped.bytes.clone().into(),
+                    now.into(),
+                ])
+                .on_conflict(
+                    sea_query::OnConflict::column(VaultKeys::Name)
+                        .do_nothing()
+                        .to_owned(),
+                )
+                .to_owned(),
+        )
+        .await?;
+    Ok(inserted == 1)
+}
+
+/// Vault-wide keys still wrapped by a KEK older than `kek`.
+pub async fn vault_keys_wrapped_before(
+    db: &Database,
+    kek: KekVersion,
+) -> Result<Vec<StoredVaultKey>, StoreError> {
+    db.fetch_all::<VaultKeyRow, _>(
+        &vault_key_columns()
+            .and_where(Expr::col(VaultKeys::KekVersion).lt(i64::from(kek.get())))
+            .to_owned(),
+    )
+    .await?
+    .into_iter()
+    .map(StoredVaultKey::try_from)
+    .collect()
+}
+
+/// Replaces a vault-wide key's wrapping if unchanged since it was read.
+pub async fn replace_vault_key_wrapping(
+    db: &Database,
+    key: &StoredVaultKey,
+    new: &WrappedDek,
+) -> Result<bool, StoreError> {
+    let updated = db
+        .execute(
+            &Query::update()
+                .table(VaultKeys::Table)
+                .values([
+                    (
+                        VaultKeys::KekVersion,
+                        i64::from(new.kek_version.get()).into(),
+                    ),
+                    (VaultKeys::WrappedKey, new.bytes.clone().into()),
+                ])
+                .and_where(Expr::col(VaultKeys::Name).eq(key.name.as_str()))
+                .and_where(
+                    Expr::col(VaultKeys::KekVersion).eq(i64::from(key.wrapped.kek_version.get())),
+                )
+                .to_owned(),
+        )
+        .await?;
+    Ok(updated == 1)
 }

@@ -3,8 +3,12 @@
 //! Every SQL statement of the vault is built in this folder with sea-query, for the backend
 //! at hand, and bound with `sea-query-sqlx`. Callers see typed rows and [`StoreError`].
 
+pub mod audit;
+pub mod care;
 pub mod keys;
+pub mod patients;
 pub mod records;
+pub mod staff;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -24,6 +28,9 @@ pub enum StoreError {
     /// The database cannot be reached or refused to work (down, disk full, read-only, timeout).
     #[error("the database is unavailable")]
     Unavailable(#[source] sqlx::Error),
+    /// An audit event could not be written. The request fails closed: no data leaves.
+    #[error("the audit store refused the event")]
+    AuditFailed(#[source] sqlx::Error),
     /// A uniqueness rule was hit; the caller decides whether that is a conflict or a retry.
     #[error("the row already exists")]
     Conflict,

@@ -2,7 +2,7 @@
 
 use sea_query::{Expr, ExprTrait, Iden, Order, Query};
 
-use super::{Database, StoreError, parse_id, to_u32};
+use super::{Database, StoreError, Transaction, parse_id, to_u32};
 use crate::ids::{PatientId, RecordId};
 
 #[derive(Iden)]
@@ -14,6 +14,7 @@ enum SealedRecords {
     Kind,
     Envelope,
     CreatedAt,
+    Author,
 }
 
 /// One stored version of a record.
@@ -24,6 +25,8 @@ pub struct StoredRecord {
     pub kind: String,
     pub envelope: Vec<u8>,
     pub created_at: i64,
+    /// Staff id of the author, where a member of staff wrote it.
+    pub author: Option<String>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -34,6 +37,7 @@ struct RecordRow {
     kind: String,
     envelope: Vec<u8>,
     created_at: i64,
+    author: Option<String>,
 }
 
 impl TryFrom<RecordRow> for StoredRecord {
@@ -46,14 +50,15 @@ impl TryFrom<RecordRow> for StoredRecord {
             kind: row.kind,
             envelope: row.envelope,
             created_at: row.created_at,
+            author: row.author,
         })
     }
 }
 
 /// Inserts one version. The primary key (record, version) makes a concurrent second writer of
 /// the same version fail with [`StoreError::Conflict`] instead of overwriting.
-pub async fn insert(db: &Database, r: &StoredRecord) -> Result<(), StoreError> {
-    db.execute(
+pub async fn insert(tx: &mut Transaction, r: &StoredRecord) -> Result<(), StoreError> {
+    tx.execute(
         &Query::insert()
             .into_table(SealedRecords::Table)
             .columns([
@@ -63,6 +68,7 @@ pub async fn insert(db: &Database, r: &StoredRecord) -> Result<(), StoreError> {
                 SealedRecords::Kind,
                 SealedRecords::Envelope,
                 SealedRecords::CreatedAt,
+                SealedRecords::Author,
             ])
             .values_panic([
                 r.record.to_string().into(),
@@ -71,6 +77,7 @@ pub async fn insert(db: &Database, r: &StoredRecord) -> Result<(), StoreError> {
                 r.kind.clone().into(),
                 r.envelope.clone().into(),
                 r.created_at.into(),
+                r.author.clone().into(),
             ])
             .to_owned(),
     )
@@ -87,6 +94,7 @@ fn select_all() -> sea_query::SelectStatement {
             SealedRecords::Kind,
             SealedRecords::Envelope,
             SealedRecords::CreatedAt,
+            SealedRecords::Author,
         ])
         .from(SealedRecords::Table)
         .to_owned()

@@ -3,6 +3,8 @@
 //! with a message that says how to provide it; nothing is skipped.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)] // shared by several test files; tests stop at the first fault
 
+pub mod app;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};

@@ -1,0 +1,118 @@
+//! Translation of a checked request into Cedar's principal, action, resource, context and
+//! entities. The only place that knows the schema's type and attribute names.
+
+use std::collections::{HashMap, HashSet};
+use std::str::FromStr;
+
+use cedar_policy::{
+    Context, Entities, Entity, EntityId, EntityTypeName, EntityUid, Request, RestrictedExpression,
+    Schema,
+};
+
+use crate::action::Target;
+use crate::principal::Principal;
+use crate::request::Checked;
+
+/// Cedar's view of one request, validated against the schema.
+pub(crate) struct CedarRequest {
+    pub(crate) request: Request,
+    pub(crate) entities: Entities,
+}
+
+/// Builds the Cedar request. `Err` is a fixed deny reason: Cedar's own message could quote a
+/// token or staff id, which must not reach logs.
+pub(crate) fn to_cedar(checked: &Checked<'_>, schema: &Schema) -> Result<CedarRequest, String> {
+    let req = checked.request;
+    let mut entities = Vec::new();
+
+    let principal = match &req.principal {
+        Principal::Staff {
+            role,
+            staff_id,
+            branch,
+        } => {
+            let staff = uid("Staff", staff_id)?;
+            let attrs = HashMap::from([
+                (
+                    "role".to_owned(),
+                    RestrictedExpression::new_entity_uid(uid("Role", role.as_str())?),
+                ),
+                (
+                    "branch".to_owned(),
+                    RestrictedExpression::new_string(branch.clone()),
+                ),
+            ]);
+            entities.push(entity(staff.clone(), attrs)?);
+            staff
+        }
+        // Enumerated entity: no entity data needed.
+        Principal::Service(domain) => uid("Service", domain.as_str())?,
+    };
+
+    let resource = match (checked.action.target(), &req.patient) {
+        (Target::Patient, Some(patient)) => {
+            let patient_uid = uid("Patient", &patient.token)?;
+            let attrs = HashMap::from([(
+                "domain".to_owned(),
+                RestrictedExpression::new_entity_uid(uid("Service", patient.domain.as_str())?),
+            )]);
+            entities.push(entity(patient_uid.clone(), attrs)?);
+            patient_uid
+        }
+        (Target::Registry, _) => uid("Registry", "patients")?,
+        (Target::AuditLog, _) => uid("AuditLog", "vault")?,
+        // `checked` guarantees a patient for patient actions.
+        (Target::Patient, None) => return Err("request-incomplete: no patient".to_owned()),
+    };
+
+    let purpose_classes = req
+        .purpose
+        .map(|p| p.field_classes())
+        .unwrap_or_default()
+        .iter()
+        .map(|c| uid("FieldClass", c.as_str()).map(RestrictedExpression::new_entity_uid))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut context = vec![
+        (
+            "purpose_field_classes".to_owned(),
+            RestrictedExpression::new_set(purpose_classes),
+        ),
+        flag("care_relationship", req.care_relationship),
+        flag("break_glass", req.break_glass),
+        flag("patient_is_staff_colleague", req.patient_is_staff_colleague),
+    ];
+    if let Some(purpose) = req.purpose {
+        let value = RestrictedExpression::new_entity_uid(uid("Purpose", purpose.as_str())?);
+        context.push(("purpose".to_owned(), value));
+    }
+    if let Some(class) = checked.field_class {
+        let value = RestrictedExpression::new_entity_uid(uid("FieldClass", class.as_str())?);
+        context.push(("field_class".to_owned(), value));
+    }
+    let context =
+        Context::from_pairs(context).map_err(|_| "invalid-request: context".to_owned())?;
+
+    let action = uid("Action", checked.action.as_str())?;
+    let request = Request::new(principal, action, resource, context, Some(schema))
+        .map_err(|_| "invalid-request: does not match the schema".to_owned())?;
+    let entities = Entities::from_entities(entities, Some(schema))
+        .map_err(|_| "invalid-request: entities do not match the schema".to_owned())?;
+    Ok(CedarRequest { request, entities })
+}
+
+fn uid(type_name: &str, id: &str) -> Result<EntityUid, String> {
+    let type_name = EntityTypeName::from_str(type_name)
+        .map_err(|_| format!("invalid-request: entity type {type_name}"))?;
+    Ok(EntityUid::from_type_name_and_id(
+        type_name,
+        EntityId::new(id),
+    ))
+}
+
+fn entity(uid: EntityUid, attrs: HashMap<String, RestrictedExpression>) -> Result<Entity, String> {
+    Entity::new(uid, attrs, HashSet::new()).map_err(|_| "invalid-request: entity".to_owned())
+}
+
+fn flag(name: &str, value: bool) -> (String, RestrictedExpression) {
+    (name.to_owned(), RestrictedExpression::new_bool(value))
+}

@@ -1,0 +1,121 @@
+//! Loading and validation of the policy files; CI relies on the first test.
+
+use std::collections::BTreeSet;
+
+use super::*;
+use crate::Action;
+
+/// CI's gate: "the policy files are validated against the schema". Fails, printing every
+/// validation error with its policy id, if an edit of `policies/` breaks the schema contract.
+#[test]
+fn embedded_policies_validate_against_the_schema_in_strict_mode() {
+    match PolicyEngine::new() {
+        Ok(engine) => assert!(engine.policy_ids().len() >= 20),
+        Err(e) => panic!("{e}"),
+    }
+}
+
+#[test]
+fn every_policy_has_a_unique_readable_id() {
+    let engine = PolicyEngine::new().unwrap();
+    for id in engine.policy_ids() {
+        assert!(
+            id.chars().all(|c| c.is_ascii_lowercase() || c == '-'),
+            "{id}"
+        );
+    }
+}
+
+#[test]
+fn rust_actions_are_exactly_the_schema_actions() {
+    let engine = PolicyEngine::new().unwrap();
+    let schema = engine.schema();
+    let groups: BTreeSet<String> = schema
+        .action_groups()
+        .map(|a| a.id().unescaped().to_owned())
+        .collect();
+    let in_schema: BTreeSet<String> = schema
+        .actions()
+        .map(|a| a.id().unescaped().to_owned())
+        .filter(|a| !groups.contains(a))
+        .collect();
+    let in_rust: BTreeSet<String> = Action::ALL.iter().map(|a| a.as_str().to_owned()).collect();
+    assert_eq!(in_schema, in_rust);
+}
+
+#[test]
+fn engine_can_be_shared_across_threads() {
+    fn shared<T: Send + Sync>() {}
+    shared::<PolicyEngine>();
+}
+
+fn load_with(policies: &str) -> PolicyError {
+    PolicyEngine::from_sources(SCHEMA_SOURCE, policies).unwrap_err()
+}
+
+#[test]
+fn a_misspelt_role_fails_validation_naming_the_policy() {
+    let err = load_with(
+        r#"@id("typo")
+        permit (principal is Staff, action == Action::"read_audit", resource)
+        when { principal.role == Role::"secruity_officer" };"#,
+    );
+    let text = err.to_string();
+    assert!(matches!(err, PolicyError::Invalid(_)), "{text}");
+    assert!(
+        text.contains("`typo`") && text.contains("secruity_officer"),
+        "{text}"
+    );
+}
+
+#[test]
+fn an_unguarded_optional_attribute_fails_strict_validation() {
+    let err = load_with(
+        r#"@id("no-has")
+        permit (principal, action == Action::"resolve", resource)
+        when { context.purpose == Purpose::"treatment" };"#,
+    );
+    assert!(matches!(err, PolicyError::Invalid(_)), "{err}");
+    assert!(err.to_string().contains("`no-has`"), "{err}");
+}
+
+#[test]
+fn an_unknown_action_fails_validation() {
+    let err =
+        load_with(r#"@id("x") permit (principal, action == Action::"delete_patient", resource);"#);
+    assert!(err.to_string().contains("delete_patient"), "{err}");
+}
+
+#[test]
+fn policies_without_id_duplicate_ids_and_bad_obligations_are_refused() {
+    let plain = r#"permit (principal, action == Action::"read_audit", resource);"#;
+    assert!(matches!(load_with(plain), PolicyError::MissingId(_)));
+
+    let twice = r#"@id("a") permit (principal, action == Action::"read_audit", resource);
+        @id("a") permit (principal, action == Action::"review_break_glass", resource);"#;
+    assert_eq!(load_with(twice), PolicyError::DuplicateId("a".into()));
+
+    let unknown = r#"@id("b") @obligation("page_the_ceo")
+        permit (principal, action == Action::"read_audit", resource);"#;
+    assert!(matches!(
+        load_with(unknown),
+        PolicyError::UnknownObligation { .. }
+    ));
+
+    let on_forbid = r#"@id("c") @obligation("mask")
+        forbid (principal, action == Action::"read_audit", resource);"#;
+    assert_eq!(
+        load_with(on_forbid),
+        PolicyError::ObligationOnForbid("c".into())
+    );
+
+    let template = r#"@id("t") permit (principal == ?principal, action, resource);"#;
+    assert!(matches!(load_with(template), PolicyError::Policies(_)));
+}
+
+#[test]
+fn a_broken_schema_is_refused() {
+    let err =
+        PolicyEngine::from_sources("entity Staff = { role: Rol };", POLICY_SOURCE).unwrap_err();
+    assert!(matches!(err, PolicyError::Schema(_)), "{err}");
+}

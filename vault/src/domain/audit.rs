@@ -1,0 +1,60 @@
+//! Audit events of decisions. Written before any data leaves; if they cannot be committed the
+//! request fails (the caller maps the store error to 503).
+
+use crate::domain::principal::{Principal, RequestMeta};
+use crate::store::audit::AuditRow;
+
+/// Outcome recorded for an event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Permit,
+    Deny,
+    Success,
+    Failure,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Permit => "permit",
+            Outcome::Deny => "deny",
+            Outcome::Success => "success",
+            Outcome::Failure => "failure",
+        }
+    }
+}
+
+/// Builds audit rows for one request.
+pub struct AuditTrail<'a> {
+    pub principal: &'a Principal,
+    pub meta: &'a RequestMeta,
+    pub at: i64,
+}
+
+impl AuditTrail<'_> {
+    #[allow(clippy::too_many_arguments)]
+    pub fn event(
+        &self,
+        action: &str,
+        patient_token: Option<&str>,
+        purpose: Option<&str>,
+        reason_code: Option<&str>,
+        outcome: Outcome,
+        reasons: &[String],
+    ) -> AuditRow {
+        AuditRow {
+            at: self.at,
+            request_id: self.meta.request_id.clone(),
+            principal: self.principal.audit_name(),
+            role: self.principal.audit_role().to_owned(),
+            branch: self.principal.branch().map(str::to_owned),
+            action: action.to_owned(),
+            patient_token: patient_token.map(str::to_owned),
+            purpose: purpose.map(str::to_owned),
+            reason_code: reason_code.map(str::to_owned),
+            decision: outcome.as_str().to_owned(),
+            reasons: reasons.join("; "),
+            client_addr: self.meta.client_addr.clone(),
+        }
+    }
+}

@@ -1,0 +1,410 @@
+//! Sign-in: staff passwords (argon2id) with a TOTP second factor for roles that read medical
+//! data, short-lived revocable sessions, login throttling, and service credentials.
+//!
+//! Bearer secrets are random 256-bit values; only their SHA-256 is stored, so a copy of the
+//! database lets nobody act as a session or a service. Staff passwords are low-entropy, so they
+//! get argon2id instead.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use thiserror::Error;
+use totp_rs::{Algorithm, Builder, Secret, Totp};
+use zeroize::Zeroizing;
+
+use crate::clock::Clock;
+use crate::domain::audit::{AuditTrail, Outcome};
+use crate::domain::principal::{
+    ConsumerDomain, Principal, RequestMeta, Role, StaffPrincipal, needs_totp,
+};
+use crate::ids::RecordId;
+use crate::keys::system::VaultKeys;
+use crate::store::staff::StaffRow;
+use crate::store::{self, Database, StoreError};
+
+pub const SESSION_PREFIX: &str = "vs_";
+pub const SERVICE_PREFIX: &str = "svc.";
+const FAILURES_BEFORE_LOCK: u32 = 5;
+const THROTTLE_WINDOW: Duration = Duration::from_secs(15 * 60);
+
+#[derive(Debug, Error)]
+pub enum AuthError {
+    /// Wrong user, password or TOTP code; deliberately one answer for all three.
+    #[error("sign-in failed: wrong username, password or one-time code")]
+    InvalidCredentials,
+    #[error("this account needs a one-time code (TOTP)")]
+    TotpRequired,
+    #[error("too many failed sign-ins; try again in {0} seconds")]
+    Throttled(u64),
+    #[error("missing or invalid credentials")]
+    Unauthenticated,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// A new session: the bearer secret is shown once, to the caller.
+pub struct NewSession {
+    pub secret: Zeroizing<String>,
+    pub expires_at: i64,
+    pub role: Role,
+}
+
+/// Failed sign-ins per username within the window.
+#[derive(Default)]
+struct Throttle {
+    failures: HashMap<String, (u32, i64)>,
+}
+
+pub struct Auth {
+    db: Database,
+    keys: Arc<VaultKeys>,
+    clock: Arc<dyn Clock>,
+    session_ttl: Duration,
+    throttle: Mutex<Throttle>,
+    /// A valid hash to verify against when the username is unknown, so timing does not tell
+    /// which usernames exist.
+    decoy_hash: String,
+}
+
+fn sha256(bytes: &[u8]) -> Vec<u8> {
+    Sha256::digest(bytes).to_vec()
+}
+
+fn random_secret() -> Result<Zeroizing<String>, AuthError> {
+    let mut bytes = Zeroizing::new([0u8; 32]);
+    getrandom::fill(bytes.as_mut())
+        .map_err(|_| AuthError::Invalid("the random source failed".into()))?;
+    Ok(Zeroizing::new(hex::encode(bytes.as_ref())))
+}
+
+pub fn hash_password(password: &str) -> Result<String, AuthError> {
+    Argon2::default()
+        .hash_password(password.as_bytes())
+        .map(|h| h.to_string())
+        .map_err(|_| AuthError::Invalid("password could not be hashed".into()))
+}
+
+fn totp_for(seed: &[u8]) -> Result<Totp, AuthError> {
+    Builder::new()
+        .with_algorithm(Algorithm::SHA1)
+        .with_digits(6)
+        .with_skew(1)
+        .with_step_duration(30)
+        .with_secret(Secret::from(seed.to_vec()))
+        .build()
+        .map_err(|_| AuthError::Invalid("stored TOTP seed is unusable".into()))
+}
+
+fn owner_of(staff_id: &str) -> Result<RecordId, AuthError> {
+    staff_id
+        .parse()
+        .map_err(|_| AuthError::Store(StoreError::Corrupt("staff_id is not an id".into())))
+}
+
+impl Auth {
+    pub fn new(
+        db: Database,
+        keys: Arc<VaultKeys>,
+        clock: Arc<dyn Clock>,
+        session_ttl: Duration,
+    ) -> Result<Self, AuthError> {
+        let decoy_hash = hash_password("decoy password that matches nothing")?;
+        Ok(Self {
+            db,
+            keys,
+            clock,
+            session_ttl,
+            throttle: Mutex::new(Throttle::default()),
+            decoy_hash,
+        })
+    }
+
+    fn throttled(&self, username: &str) -> Option<u64> {
+        let now = self.clock.unix_seconds();
+        let t = self.throttle.lock().unwrap_or_else(|p| p.into_inner());
+        let window = THROTTLE_WINDOW.as_secs() as i64;
+        match t.failures.get(username) {
+            Some(&(n, since)) if n >= FAILURES_BEFORE_LOCK && now - since < window => {
+                Some(u64::try_from(window - (now - since)).unwrap_or(0))
+            }
+            _ => None,
+        }
+    }
+
+    fn note_failure(&self, username: &str) {
+        let now = self.clock.unix_seconds();
+        let mut t = self.throttle.lock().unwrap_or_else(|p| p.into_inner());
+        let window = THROTTLE_WINDOW.as_secs() as i64;
+        let entry = t.failures.entry(username.to_owned()).or_insert((0, now));
+        if now - entry.1 >= window {
+            *entry = (0, now);
+        }
+        entry.0 += 1;
+    }
+
+    fn note_success(&self, username: &str) {
+        self.throttle
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .failures
+            .remove(username);
+    }
+
+    /// Creates a staff account. Returns the staff id and, for roles that need it, the
+    /// `otpauth://` URI of the new TOTP seed (shown once).
+    pub async fn add_staff(
+        &self,
+        username: &str,
+        password: &str,
+        role: Role,
+        branch: &str,
+    ) -> Result<(String, Option<String>), AuthError> {
+        if username.trim().is_empty() || username.len() > 64 {
+            return Err(AuthError::Invalid(
+                "username must be 1 to 64 characters".into(),
+            ));
+        }
+        if password.chars().count() < 12 {
+            return Err(AuthError::Invalid(
+                "password must be at least 12 characters".into(),
+            ));
+        }
+        let staff_id = RecordId::random().to_string();
+        let (totp_envelope, uri) = if needs_totp(role) {
+            let mut seed = Zeroizing::new([0u8; 20]);
+            getrandom::fill(seed.as_mut())
+                .map_err(|_| AuthError::Invalid("the random source failed".into()))?;
+            let sealed = self
+                .keys
+                .seal_staff_secret(&owner_of(&staff_id)?, "totp", seed.as_ref())
+                .map_err(|_| AuthError::Invalid("TOTP seed could not be sealed".into()))?;
+            let b32 = Secret::from(seed.to_vec()).to_base32();
+            let uri = format!(
+                "otpauth://totp/Medikamente:{username}?secret={b32}&issuer=Medikamente&algorithm=SHA1&digits=6&period=30"
+            );
+            (Some(sealed), Some(uri))
+        } else {
+            (None, None)
+        };
+        let row = StaffRow {
+            staff_id: staff_id.clone(),
+            username: username.to_owned(),
+            password_hash: hash_password(password)?,
+            role: role.as_str().to_owned(),
+            branch: branch.to_owned(),
+            totp_envelope,
+            disabled_at: None,
+        };
+        store::staff::insert_staff(&self.db, &row, self.clock.unix_seconds()).await?;
+        Ok((staff_id, uri))
+    }
+
+    /// Issues a new secret for a service domain (replacing any earlier one). Shown once.
+    pub async fn put_service(
+        &self,
+        domain: ConsumerDomain,
+    ) -> Result<Zeroizing<String>, AuthError> {
+        let secret = random_secret()?;
+        let domain = domain.as_str();
+        store::staff::put_service_credential(
+            &self.db,
+            domain,
+            &sha256(secret.as_bytes()),
+            self.clock.unix_seconds(),
+        )
+        .await?;
+        Ok(Zeroizing::new(format!(
+            "{SERVICE_PREFIX}{domain}.{}",
+            secret.as_str()
+        )))
+    }
+
+    /// Signs a staff member in. Every attempt, failed or not, is audited in the same call.
+    pub async fn login(
+        &self,
+        username: &str,
+        password: &str,
+        totp: Option<&str>,
+        meta: &RequestMeta,
+    ) -> Result<NewSession, AuthError> {
+        if let Some(wait) = self.throttled(username) {
+            self.audit_login(None, meta, Outcome::Failure, "throttled")
+                .await?;
+            return Err(AuthError::Throttled(wait));
+        }
+        let row = store::staff::staff_by_username(&self.db, username).await?;
+        let hash = row
+            .as_ref()
+            .map_or(self.decoy_hash.as_str(), |r| r.password_hash.as_str());
+        let password_ok = Argon2::default()
+            .verify_password(password.as_bytes(), hash)
+            .is_ok();
+        let Some(row) = row.filter(|r| password_ok && r.disabled_at.is_none()) else {
+            self.note_failure(username);
+            self.audit_login(None, meta, Outcome::Failure, "bad_credentials")
+                .await?;
+            return Err(AuthError::InvalidCredentials);
+        };
+        let role: Role = row
+            .role
+            .parse()
+            .map_err(|_| StoreError::Corrupt("staff.role".into()))?;
+        let principal = Principal::Staff(StaffPrincipal {
+            staff_id: row.staff_id.clone(),
+            role,
+            branch: row.branch.clone(),
+        });
+        if needs_totp(role) {
+            let Some(code) = totp else {
+                self.audit_login(Some(&principal), meta, Outcome::Failure, "totp_required")
+                    .await?;
+                return Err(AuthError::TotpRequired);
+            };
+            let sealed = row
+                .totp_envelope
+                .as_deref()
+                .ok_or(AuthError::InvalidCredentials)?;
+            let seed = self
+                .keys
+                .open_staff_secret(&owner_of(&row.staff_id)?, "totp", sealed)
+                .map_err(|_| AuthError::Invalid("stored TOTP seed could not be opened".into()))?;
+            let now = u64::try_from(self.clock.unix_seconds()).unwrap_or(0);
+            if totp_for(&seed)?.check(code, now).is_none() {
+                self.note_failure(username);
+                self.audit_login(Some(&principal), meta, Outcome::Failure, "bad_totp")
+                    .await?;
+                return Err(AuthError::InvalidCredentials);
+            }
+        }
+        let secret = random_secret()?;
+        let bearer = Zeroizing::new(format!("{SESSION_PREFIX}{}", secret.as_str()));
+        let now = self.clock.unix_seconds();
+        let expires_at = now + i64::try_from(self.session_ttl.as_secs()).unwrap_or(i64::MAX / 2);
+        store::staff::insert_session(
+            &self.db,
+            &sha256(bearer.as_bytes()),
+            &row.staff_id,
+            now,
+            expires_at,
+        )
+        .await?;
+        self.note_success(username);
+        self.audit_login(Some(&principal), meta, Outcome::Success, "signed_in")
+            .await?;
+        Ok(NewSession {
+            secret: bearer,
+            expires_at,
+            role,
+        })
+    }
+
+    async fn audit_login(
+        &self,
+        principal: Option<&Principal>,
+        meta: &RequestMeta,
+        outcome: Outcome,
+        reason: &str,
+    ) -> Result<(), StoreError> {
+        // An unknown or failed user is recorded without the typed username, which may be a
+        // mistyped password.
+        let at = self.clock.unix_seconds();
+        let row = match principal {
+            Some(p) => AuditTrail {
+                principal: p,
+                meta,
+                at,
+            }
+            .event("login", None, None, None, outcome, &[reason.to_owned()]),
+            None => crate::store::audit::AuditRow {
+                at,
+                request_id: meta.request_id.clone(),
+                principal: "unknown".into(),
+                role: "none".into(),
+                branch: None,
+                action: "login".into(),
+                patient_token: None,
+                purpose: None,
+                reason_code: None,
+                decision: outcome.as_str().into(),
+                reasons: reason.into(),
+                client_addr: meta.client_addr.clone(),
+            },
+        };
+        let mut tx = self.db.begin().await?;
+        store::audit::insert(&mut tx, &[row]).await?;
+        tx.commit().await
+    }
+
+    /// The principal behind an `Authorization: Bearer` value.
+    pub async fn authenticate(&self, bearer: &str) -> Result<Principal, AuthError> {
+        if let Some(rest) = bearer.strip_prefix(SERVICE_PREFIX) {
+            let (domain, secret) = rest.split_once('.').ok_or(AuthError::Unauthenticated)?;
+            let stored = store::staff::service_secret_hash(&self.db, domain)
+                .await?
+                .ok_or(AuthError::Unauthenticated)?;
+            let given = sha256(secret.as_bytes());
+            if bool::from(given.ct_eq(&stored)) {
+                let domain: ConsumerDomain =
+                    domain.parse().map_err(|_| AuthError::Unauthenticated)?;
+                return Ok(Principal::Service { domain });
+            }
+            return Err(AuthError::Unauthenticated);
+        }
+        if bearer.starts_with(SESSION_PREFIX) {
+            let row = store::staff::staff_by_session(
+                &self.db,
+                &sha256(bearer.as_bytes()),
+                self.clock.unix_seconds(),
+            )
+            .await?
+            .ok_or(AuthError::Unauthenticated)?;
+            let role = row
+                .role
+                .parse()
+                .map_err(|_| StoreError::Corrupt("staff.role".into()))?;
+            return Ok(Principal::Staff(StaffPrincipal {
+                staff_id: row.staff_id,
+                role,
+                branch: row.branch,
+            }));
+        }
+        Err(AuthError::Unauthenticated)
+    }
+
+    /// Revokes a session; audited.
+    pub async fn logout(
+        &self,
+        bearer: &str,
+        principal: &Principal,
+        meta: &RequestMeta,
+    ) -> Result<(), AuthError> {
+        let now = self.clock.unix_seconds();
+        let trail = AuditTrail {
+            principal,
+            meta,
+            at: now,
+        };
+        let mut tx = self.db.begin().await?;
+        store::audit::insert(
+            &mut tx,
+            &[trail.event("logout", None, None, None, Outcome::Success, &[])],
+        )
+        .await?;
+        tx.commit().await?;
+        store::staff::revoke_session(&self.db, &sha256(bearer.as_bytes()), now).await?;
+        Ok(())
+    }
+
+    /// The current TOTP code for a seed; for tests and the demo only.
+    pub fn totp_code(seed_base32: &str, unix: u64) -> Option<String> {
+        let secret = Secret::try_from_base32(seed_base32).ok()?;
+        Some(totp_for(secret.as_bytes()).ok()?.generate(unix).to_string())
+    }
+}

@@ -1,0 +1,728 @@
+//! Patients as the vault's consumers see them: registered with an identity, known by pseudonym
+//! tokens per consumer domain, found by blind index, resolved field by field under policy.
+//!
+//! Every decision is written to the audit before any data leaves: the audit rows are committed
+//! (in the same transaction as a write, or on their own before a read is decrypted), and a
+//! failed commit fails the request.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use policy::{Action, FieldClass, Obligation, PolicyEngine, Purpose};
+use thiserror::Error;
+
+use crate::clock::Clock;
+use crate::crypto::SealContext;
+use crate::domain::audit::{AuditTrail, Outcome};
+use crate::domain::principal::{Principal, RequestMeta};
+use crate::domain::sealing::{SealedData, VaultError};
+use crate::ids::{PatientId, RecordId};
+use crate::keys::PatientKeys;
+use crate::keys::dek::SubkeyPurpose;
+use crate::keys::system::{BlindKind, VaultKeys};
+use crate::store::{self, StoreError};
+
+/// The identity fields, their class, and nothing else: an unknown field cannot be stored.
+pub const FIELDS: [(&str, FieldClass); 11] = [
+    ("surname", FieldClass::Identity),
+    ("name", FieldClass::Identity),
+    ("patronymic", FieldClass::Identity),
+    ("birth_date", FieldClass::Identity),
+    ("sex", FieldClass::Identity),
+    ("phones", FieldClass::Contact),
+    ("email", FieldClass::Contact),
+    ("address", FieldClass::Contact),
+    ("snils", FieldClass::Document),
+    ("passport", FieldClass::Document),
+    ("inn", FieldClass::Document),
+];
+
+pub fn field_class(field: &str) -> Option<FieldClass> {
+    FIELDS.iter().find(|(f, _)| *f == field).map(|(_, c)| *c)
+}
+
+/// Identity fields sealed under the patient's DEK share this record id in their AAD, with the
+/// field name and its version.
+const IDENTITY_RECORD: RecordId = RecordId::nil();
+
+/// Already validated identity data, as the domain takes it: field values as JSON, and the
+/// normalised values to index.
+#[derive(Default)]
+pub struct IdentityInput {
+    /// `Some(value)` sets a field; `None` clears an optional one.
+    pub fields: Vec<(&'static str, Option<serde_json::Value>)>,
+    /// Blind-index kinds to replace, with their normalised values (empty: remove the index).
+    pub blind: Vec<(BlindKind, Vec<String>)>,
+    /// New surname, name, birth date where an update changes some of them: the combined index
+    /// is recomputed with the stored values of the others.
+    pub name_birth_change: Option<[Option<String>; 3]>,
+}
+
+#[derive(Debug, Error)]
+pub enum PatientError {
+    #[error("the policy does not allow this")]
+    Forbidden { reasons: Vec<String> },
+    #[error("no such patient token in your domain")]
+    UnknownToken,
+    #[error("someone else changed this at the same moment; read it again and retry")]
+    Conflict,
+    #[error("a correction must keep the record's kind")]
+    KindMismatch,
+    #[error(transparent)]
+    Vault(#[from] VaultError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What a resolve gives for one field.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FieldAnswer {
+    Shown(serde_json::Value),
+    Masked(serde_json::Value),
+    Withheld(String),
+}
+
+pub struct ResolvedPatient {
+    pub token: String,
+    pub found: bool,
+    pub fields: BTreeMap<String, FieldAnswer>,
+}
+
+pub struct Patients {
+    sealed: Arc<SealedData>,
+    keys: Arc<VaultKeys>,
+    policy: Arc<PolicyEngine>,
+    clock: Arc<dyn Clock>,
+}
+
+fn new_token() -> Result<String, PatientError> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).map_err(|_| PatientError::Vault(VaultError::Seal))?;
+    Ok(vault_wire::PatientToken::from_random(bytes).to_string())
+}
+
+fn seal_field(
+    keys: &PatientKeys,
+    suite: crate::crypto::Suite,
+    patient: PatientId,
+    field: &str,
+    version: u32,
+    value: &serde_json::Value,
+) -> Result<Vec<u8>, VaultError> {
+    let bytes = zeroize::Zeroizing::new(serde_json::to_vec(value).map_err(|_| VaultError::Seal)?);
+    let ctx = SealContext {
+        patient: &patient,
+        record: &IDENTITY_RECORD,
+        record_version: version,
+        field,
+    };
+    keys.seal(suite, SubkeyPurpose::RecordSealing, &ctx, &bytes)
+        .map_err(|_| VaultError::Seal)
+}
+
+/// Shows the last four characters of a document number; the rest becomes `*`.
+pub fn mask(value: &serde_json::Value) -> serde_json::Value {
+    match value {
+        serde_json::Value::String(s) => {
+            let chars: Vec<char> = s.chars().collect();
+            let keep = chars.len().saturating_sub(4);
+            let masked: String = chars
+                .iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    if i < keep && c.is_ascii_alphanumeric() {
+                        '*'
+                    } else {
+                        *c
+                    }
+                })
+                .collect();
+            serde_json::Value::String(masked)
+        }
+        serde_json::Value::Array(items) => {
+            serde_json::Value::Array(items.iter().map(mask).collect())
+        }
+        _ => serde_json::Value::String("****".into()),
+    }
+}
+
+impl Patients {
+    pub fn new(
+        sealed: Arc<SealedData>,
+        keys: Arc<VaultKeys>,
+        policy: Arc<PolicyEngine>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            sealed,
+            keys,
+            policy,
+            clock,
+        }
+    }
+
+    fn trail<'a>(&self, principal: &'a Principal, meta: &'a RequestMeta) -> AuditTrail<'a> {
+        AuditTrail {
+            principal,
+            meta,
+            at: self.clock.unix_seconds(),
+        }
+    }
+
+    /// Records a denial and returns the error to give the caller.
+    async fn deny(
+        &self,
+        principal: &Principal,
+        meta: &RequestMeta,
+        action: Action,
+        token: Option<&str>,
+        reasons: Vec<String>,
+    ) -> PatientError {
+        let row = self.trail(principal, meta).event(
+            action.as_str(),
+            token,
+            None,
+            None,
+            Outcome::Deny,
+            &reasons,
+        );
+        let written = async {
+            let mut tx = self.sealed.db().begin().await?;
+            store::audit::insert(&mut tx, &[row]).await?;
+            tx.commit().await
+        }
+        .await;
+        match written {
+            Ok(()) => PatientError::Forbidden { reasons },
+            Err(e) => PatientError::Store(e),
+        }
+    }
+
+    /// Registers a patient: DEK, sealed fields, blind indexes, a token in the caller's domain and
+    /// the audit event, all in one transaction.
+    pub async fn register(
+        &self,
+        principal: &Principal,
+        meta: &RequestMeta,
+        identity: IdentityInput,
+    ) -> Result<String, PatientError> {
+        let decision = self
+            .policy
+            .decide(&principal.access_request().action(Action::RegisterPatient));
+        if !decision.allowed {
+            return Err(self
+                .deny(
+                    principal,
+                    meta,
+                    Action::RegisterPatient,
+                    None,
+                    decision.reasons,
+                )
+                .await);
+        }
+        let new = self.sealed.prepare_patient().await?;
+        let token = new_token()?;
+        let now = self.clock.unix_seconds();
+        let db = self.sealed.db();
+        let mut tx = db.begin().await?;
+        store::keys::insert_patient(&mut tx, new.patient, new.dek_version, &new.wrapped, now)
+            .await?;
+        for (field, value) in &identity.fields {
+            if let Some(value) = value {
+                let envelope =
+                    seal_field(&new.keys, self.sealed.suite(), new.patient, field, 1, value)?;
+                let row = store::patients::StoredField {
+                    patient: new.patient,
+                    field: (*field).to_owned(),
+                    version: 1,
+                    envelope,
+                };
+                store::patients::upsert_field(&mut tx, &row, now).await?;
+            }
+        }
+        self.write_blind(&mut tx, new.patient, &identity.blind)
+            .await?;
+        store::patients::insert_token(
+            &mut tx,
+            &token,
+            principal.token_domain().as_str(),
+            new.patient,
+            now,
+        )
+        .await?;
+        let row = self.trail(principal, meta).event(
+            Action::RegisterPatient.as_str(),
+            Some(&token),
+            None,
+            None,
+            Outcome::Permit,
+            &decision.reasons,
+        );
+        store::audit::insert(&mut tx, &[row]).await?;
+        tx.commit().await?;
+        self.sealed.remember(&new);
+        Ok(token)
+    }
+
+    async fn write_blind(
+        &self,
+        tx: &mut store::Transaction,
+        patient: PatientId,
+        blind: &[(BlindKind, Vec<String>)],
+    ) -> Result<(), StoreError> {
+        for (kind, values) in blind {
+            store::patients::delete_blind_indexes(tx, kind.as_str(), patient).await?;
+            for value in values {
+                let digest = self.keys.blind_index(*kind, value);
+                store::patients::insert_blind_index(tx, kind.as_str(), &digest, patient).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The patient behind a token of the caller's domain.
+    pub async fn patient_of(
+        &self,
+        principal: &Principal,
+        token: &str,
+    ) -> Result<PatientId, PatientError> {
+        let found = store::patients::patients_by_tokens(
+            self.sealed.db(),
+            principal.token_domain().as_str(),
+            &[token.to_owned()],
+        )
+        .await?;
+        found
+            .into_iter()
+            .next()
+            .map(|(_, p)| p)
+            .ok_or(PatientError::UnknownToken)
+    }
+
+    /// Updates some fields; each changed field gets the next version. Returns the fields changed.
+    pub async fn update(
+        &self,
+        principal: &Principal,
+        meta: &RequestMeta,
+        token: &str,
+        identity: IdentityInput,
+    ) -> Result<Vec<String>, PatientError> {
+        let request = principal
+            .access_request()
+            .action(Action::UpdatePatient)
+            .patient(token, principal.token_domain());
+        let decision = self.policy.decide(&request);
+        if !decision.allowed {
+            return Err(self
+                .deny(
+                    principal,
+                    meta,
+                    Action::UpdatePatient,
+                    Some(token),
+                    decision.reasons,
+                )
+                .await);
+        }
+        let patient = self.patient_of(principal, token).await?;
+        let keys = self.sealed.current_keys(patient).await?;
+        let mut identity = identity;
+        if let Some(change) = identity.name_birth_change.take() {
+            let stored = self
+                .open_fields(&keys, patient, &["surname", "name", "birth_date"])
+                .await?;
+            let part = |i: usize, field: &str| {
+                change[i].clone().or_else(|| {
+                    stored
+                        .get(field)
+                        .and_then(|v| v.as_str())
+                        .map(str::to_owned)
+                })
+            };
+            if let (Some(s), Some(n), Some(b)) =
+                (part(0, "surname"), part(1, "name"), part(2, "birth_date"))
+            {
+                let key = crate::domain::identity::name_birth_key(&s, &n, &b);
+                identity.blind.push((BlindKind::NameBirth, vec![key]));
+            }
+        }
+        let now = self.clock.unix_seconds();
+        let mut tx = self.sealed.db().begin().await?;
+        let versions: HashMap<String, u32> = store::patients::field_versions(&mut tx, patient)
+            .await?
+            .into_iter()
+            .collect();
+        let mut changed = Vec::new();
+        for (field, value) in &identity.fields {
+            match value {
+                Some(value) => {
+                    let version = versions.get(*field).copied().unwrap_or(0) + 1;
+                    let envelope =
+                        seal_field(&keys, self.sealed.suite(), patient, field, version, value)?;
+                    let row = store::patients::StoredField {
+                        patient,
+                        field: (*field).to_owned(),
+                        version,
+                        envelope,
+                    };
+                    store::patients::upsert_field(&mut tx, &row, now).await?;
+                }
+                None => store::patients::delete_field(&mut tx, patient, field).await?,
+            }
+            changed.push((*field).to_owned());
+        }
+        self.write_blind(&mut tx, patient, &identity.blind).await?;
+        let row = self.trail(principal, meta).event(
+            Action::UpdatePatient.as_str(),
+            Some(token),
+            None,
+            None,
+            Outcome::Permit,
+            &decision.reasons,
+        );
+        store::audit::insert(&mut tx, &[row]).await?;
+        tx.commit().await?;
+        Ok(changed)
+    }
+
+    /// Exact-match search on one blind index; answers tokens of the caller's domain, issuing a
+    /// token where the patient has none there yet.
+    pub async fn search(
+        &self,
+        principal: &Principal,
+        meta: &RequestMeta,
+        kind: BlindKind,
+        normalised: &str,
+    ) -> Result<Vec<String>, PatientError> {
+        let decision = self
+            .policy
+            .decide(&principal.access_request().action(Action::Search));
+        if !decision.allowed {
+            return Err(self
+                .deny(principal, meta, Action::Search, None, decision.reasons)
+                .await);
+        }
+        let db = self.sealed.db();
+        let digest = self.keys.blind_index(kind, normalised);
+        let found = store::patients::find_by_blind_index(db, kind.as_str(), &digest).await?;
+        let mut live = Vec::with_capacity(found.len());
+        for p in found {
+            if !matches!(
+                store::keys::patient_dek(db, p, 1).await?,
+                store::keys::PatientKeyState::Shredded | store::keys::PatientKeyState::Unknown
+            ) {
+                live.push(p);
+            }
+        }
+        self.issue_tokens(principal, meta, &live, &decision.reasons)
+            .await
+    }
+
+    /// The caller-domain tokens of these patients, issuing the missing ones, with one audit
+    /// row per token (or one `no_match` row), committed before the tokens leave.
+    async fn issue_tokens(
+        &self,
+        principal: &Principal,
+        meta: &RequestMeta,
+        patients: &[PatientId],
+        reasons: &[String],
+    ) -> Result<Vec<String>, PatientError> {
+        let db = self.sealed.db();
+        let domain = principal.token_domain();
+        let known = store::patients::tokens_of(db, domain.as_str(), patients).await?;
+        let now = self.clock.unix_seconds();
+        let mut tx = db.begin().await?;
+        let mut tokens: Vec<String> = Vec::with_capacity(patients.len());
+        for p in patients {
+            match known.iter().find(|(_, q)| q == p) {
+                Some((t, _)) => tokens.push(t.clone()),
+                None => {
+                    let t = new_token()?;
+                    store::patients::insert_token(&mut tx, &t, domain.as_str(), *p, now).await?;
+                    tokens.push(t);
+                }
+            }
+        }
+        let trail = self.trail(principal, meta);
+        let mut rows: Vec<_> = tokens
+            .iter()
+            .map(|t| {
+                trail.event(
+                    Action::Search.as_str(),
+                    Some(t),
+                    None,
+                    None,
+                    Outcome::Permit,
+                    reasons,
+                )
+            })
+            .collect();
+        if rows.is_empty() {
+            rows.push(trail.event(
+                Action::Search.as_str(),
+                None,
+                None,
+                None,
+                Outcome::Permit,
+                &["no_match".into()],
+            ));
+        }
+        store::audit::insert(&mut tx, &rows).await?;
+        tx.commit().await?;
+        Ok(tokens)
+    }
+
+    /// Resolves many tokens at once: per token and field class a policy decision, all audited
+    /// in one commit before anything is decrypted.
+    pub async fn resolve(
+        &self,
+        principal: &Principal,
+        meta: &RequestMeta,
+        tokens: &[String],
+        fields: &[&'static str],
+        purpose: Purpose,
+    ) -> Result<Vec<ResolvedPatient>, PatientError> {
+        let db = self.sealed.db();
+        let domain = principal.token_domain();
+        let found: HashMap<String, PatientId> =
+            store::patients::patients_by_tokens(db, domain.as_str(), tokens)
+                .await?
+                .into_iter()
+                .collect();
+        let classes: Vec<FieldClass> = {
+            let mut c: Vec<FieldClass> = fields.iter().filter_map(|f| field_class(f)).collect();
+            c.sort();
+            c.dedup();
+            c
+        };
+        let trail = self.trail(principal, meta);
+        let mut rows = Vec::with_capacity(tokens.len());
+        // Per token: the decision for each class it asked for.
+        let mut decisions: HashMap<&str, HashMap<FieldClass, policy::Decision>> = HashMap::new();
+        for token in tokens {
+            let Some(patient) = found.get(token) else {
+                rows.push(trail.event(
+                    Action::Resolve.as_str(),
+                    Some(token),
+                    Some(purpose.as_str()),
+                    None,
+                    Outcome::Deny,
+                    &["unknown_token".into()],
+                ));
+                continue;
+            };
+            let facts = self.facts(principal, *patient).await?;
+            let mut per_class = HashMap::new();
+            let mut reasons = Vec::new();
+            let mut any = false;
+            for class in &classes {
+                let request = principal
+                    .access_request()
+                    .action(Action::Resolve)
+                    .patient(token.clone(), domain)
+                    .purpose(purpose)
+                    .field_class(*class)
+                    .care_relationship(facts.care)
+                    .break_glass(facts.break_glass);
+                let d = self.policy.decide(&request);
+                any |= d.allowed;
+                reasons.push(format!(
+                    "{}:{}({})",
+                    class.as_str(),
+                    if d.allowed { "permit" } else { "deny" },
+                    d.reasons.join(",")
+                ));
+                per_class.insert(*class, d);
+            }
+            rows.push(trail.event(
+                Action::Resolve.as_str(),
+                Some(token),
+                Some(purpose.as_str()),
+                None,
+                if any { Outcome::Permit } else { Outcome::Deny },
+                &reasons,
+            ));
+            decisions.insert(token.as_str(), per_class);
+        }
+        let mut tx = db.begin().await?;
+        store::audit::insert(&mut tx, &rows).await?;
+        tx.commit().await?;
+
+        // Only now read and open what was allowed.
+        let allowed_patients: Vec<PatientId> = tokens
+            .iter()
+            .filter(|t| {
+                decisions
+                    .get(t.as_str())
+                    .is_some_and(|d| d.values().any(|x| x.allowed))
+            })
+            .filter_map(|t| found.get(t).copied())
+            .collect();
+        let stored = store::patients::fields_of(db, &allowed_patients, fields).await?;
+        let mut by_patient: HashMap<PatientId, Vec<store::patients::StoredField>> = HashMap::new();
+        for f in stored {
+            by_patient.entry(f.patient).or_default().push(f);
+        }
+        let mut out = Vec::with_capacity(tokens.len());
+        for token in tokens {
+            let (Some(patient), Some(per_class)) =
+                (found.get(token), decisions.get(token.as_str()))
+            else {
+                out.push(ResolvedPatient {
+                    token: token.clone(),
+                    found: false,
+                    fields: BTreeMap::new(),
+                });
+                continue;
+            };
+            let rows = by_patient.remove(patient).unwrap_or_default();
+            let keys = if per_class.values().any(|d| d.allowed) {
+                Some(self.sealed.current_keys(*patient).await?)
+            } else {
+                None
+            };
+            let mut answers = BTreeMap::new();
+            for field in fields {
+                let Some(class) = field_class(field) else {
+                    continue;
+                };
+                let Some(d) = per_class.get(&class) else {
+                    continue;
+                };
+                let answer = if !d.allowed {
+                    FieldAnswer::Withheld(format!("policy: {}", d.reasons.join(",")))
+                } else {
+                    match (rows.iter().find(|r| r.field == *field), &keys) {
+                        (Some(row), Some(keys)) => {
+                            let ctx = SealContext {
+                                patient,
+                                record: &IDENTITY_RECORD,
+                                record_version: row.version,
+                                field,
+                            };
+                            let bytes = keys
+                                .open(SubkeyPurpose::RecordSealing, &ctx, &row.envelope)
+                                .map_err(VaultError::from)?;
+                            let value: serde_json::Value =
+                                serde_json::from_slice(&bytes).map_err(|_| {
+                                    StoreError::Corrupt("identity field is not JSON".into())
+                                })?;
+                            if d.obligations.contains(&Obligation::Mask) {
+                                FieldAnswer::Masked(mask(&value))
+                            } else {
+                                FieldAnswer::Shown(value)
+                            }
+                        }
+                        _ => FieldAnswer::Withheld("not_recorded".into()),
+                    }
+                };
+                answers.insert((*field).to_owned(), answer);
+            }
+            out.push(ResolvedPatient {
+                token: token.clone(),
+                found: true,
+                fields: answers,
+            });
+        }
+        Ok(out)
+    }
+
+    /// A doctor's patients: those with a live care relationship, as the doctor's tokens.
+    pub async fn in_my_care(
+        &self,
+        principal: &Principal,
+        meta: &RequestMeta,
+    ) -> Result<Vec<String>, PatientError> {
+        let Principal::Staff(staff) = principal else {
+            return Err(PatientError::Forbidden {
+                reasons: vec!["only staff have patients in care".into()],
+            });
+        };
+        let decision = self
+            .policy
+            .decide(&principal.access_request().action(Action::Search));
+        if !decision.allowed {
+            return Err(self
+                .deny(principal, meta, Action::Search, None, decision.reasons)
+                .await);
+        }
+        let patients = store::care::patients_in_care(
+            self.sealed.db(),
+            &staff.staff_id,
+            self.clock.unix_seconds(),
+        )
+        .await?;
+        self.issue_tokens(principal, meta, &patients, &decision.reasons)
+            .await
+    }
+
+    /// Opens some stored fields of one patient, for the vault's own use (index upkeep).
+    async fn open_fields(
+        &self,
+        keys: &PatientKeys,
+        patient: PatientId,
+        fields: &[&str],
+    ) -> Result<HashMap<String, serde_json::Value>, PatientError> {
+        let mut out = HashMap::new();
+        for row in store::patients::fields_of(self.sealed.db(), &[patient], fields).await? {
+            let ctx = SealContext {
+                patient: &patient,
+                record: &IDENTITY_RECORD,
+                record_version: row.version,
+                field: &row.field,
+            };
+            let bytes = keys
+                .open(SubkeyPurpose::RecordSealing, &ctx, &row.envelope)
+                .map_err(VaultError::from)?;
+            let value = serde_json::from_slice(&bytes)
+                .map_err(|_| StoreError::Corrupt("identity field is not JSON".into()))?;
+            out.insert(row.field, value);
+        }
+        Ok(out)
+    }
+
+    /// The live facts the policy needs about this principal and patient.
+    pub async fn facts(
+        &self,
+        principal: &Principal,
+        patient: PatientId,
+    ) -> Result<Facts, StoreError> {
+        let Principal::Staff(staff) = principal else {
+            return Ok(Facts::default());
+        };
+        let db = self.sealed.db();
+        let now = self.clock.unix_seconds();
+        Ok(Facts {
+            care: store::care::has_care_relationship(db, &staff.staff_id, patient, now).await?,
+            break_glass: store::care::live_grant(db, &staff.staff_id, patient, now)
+                .await?
+                .is_some(),
+        })
+    }
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Facts {
+    pub care: bool,
+    pub break_glass: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masking_keeps_the_last_four() {
+        assert_eq!(
+            mask(&serde_json::json!("112-233-445 95")),
+            serde_json::json!("***-***-**5 95")
+        );
+        assert_eq!(
+            mask(&serde_json::json!("4506 123456")),
+            serde_json::json!("**** **3456")
+        );
+        assert_eq!(
+            mask(&serde_json::json!(["+79123456789"])),
+            serde_json::json!(["+*******6789"])
+        );
+    }
+}

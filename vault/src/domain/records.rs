@@ -1,0 +1,236 @@
+//! Medical records under policy: a doctor writes with a live care relationship, reads with one
+//! or under break-glass; every decision is audited before anything is decrypted or written.
+
+use std::sync::Arc;
+
+use policy::{Action, Obligation, PolicyEngine, Purpose};
+use zeroize::Zeroizing;
+
+use crate::clock::Clock;
+use crate::domain::audit::{AuditTrail, Outcome};
+use crate::domain::patients::{PatientError, Patients};
+use crate::domain::principal::{Principal, RequestMeta};
+use crate::domain::sealing::{RecordRef, SealedData, VaultError};
+use crate::ids::RecordId;
+use crate::store::records::StoredRecord;
+use crate::store::{self, StoreError};
+
+pub struct Records {
+    sealed: Arc<SealedData>,
+    patients: Arc<Patients>,
+    policy: Arc<PolicyEngine>,
+    clock: Arc<dyn Clock>,
+}
+
+/// Metadata of one record version; no content.
+#[derive(Debug, Clone)]
+pub struct RecordInfo {
+    pub record: RecordId,
+    pub version: u32,
+    pub kind: String,
+    pub created_at: i64,
+    pub author: Option<String>,
+}
+
+impl From<&StoredRecord> for RecordInfo {
+    fn from(r: &StoredRecord) -> Self {
+        RecordInfo {
+            record: r.record,
+            version: r.version,
+            kind: r.kind.clone(),
+            created_at: r.created_at,
+            author: r.author.clone(),
+        }
+    }
+}
+
+impl Records {
+    pub fn new(
+        sealed: Arc<SealedData>,
+        patients: Arc<Patients>,
+        policy: Arc<PolicyEngine>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            sealed,
+            patients,
+            policy,
+            clock,
+        }
+    }
+
+    /// Decides `action` on the patient behind `token`, writes the audit row, and returns the
+    /// decision's obligations. A denial is committed and returned as `Forbidden`.
+    async fn authorise(
+        &self,
+        principal: &Principal,
+        meta: &RequestMeta,
+        token: &str,
+        action: Action,
+        extra_audit: bool,
+    ) -> Result<
+        (
+            crate::ids::PatientId,
+            policy::Decision,
+            Option<crate::store::audit::AuditRow>,
+        ),
+        PatientError,
+    > {
+        let patient = self.patients.patient_of(principal, token).await?;
+        let facts = self.patients.facts(principal, patient).await?;
+        let request = principal
+            .access_request()
+            .action(action)
+            .patient(token, principal.token_domain())
+            .purpose(Purpose::Treatment)
+            .care_relationship(facts.care)
+            .break_glass(facts.break_glass);
+        let decision = self.policy.decide(&request);
+        let trail = AuditTrail {
+            principal,
+            meta,
+            at: self.clock.unix_seconds(),
+        };
+        // Reads under break-glass carry the grant's obligation: say so in the audit row.
+        let reason_code = facts.break_glass.then_some("BTG");
+        let mut reasons = decision.reasons.clone();
+        reasons.extend(
+            decision
+                .obligations
+                .iter()
+                .map(|o| format!("obligation:{}", o.as_str())),
+        );
+        let row = trail.event(
+            action.as_str(),
+            Some(token),
+            Some(Purpose::Treatment.as_str()),
+            reason_code,
+            if decision.allowed {
+                Outcome::Permit
+            } else {
+                Outcome::Deny
+            },
+            &reasons,
+        );
+        if decision
+            .obligations
+            .contains(&Obligation::NotifySecurityOfficer)
+        {
+            tracing::warn!(target: "security", action = action.as_str(), "break-glass access to a patient's records");
+        }
+        if !decision.allowed || !extra_audit {
+            let mut tx = self.sealed.db().begin().await?;
+            store::audit::insert(&mut tx, &[row]).await?;
+            tx.commit().await?;
+            if !decision.allowed {
+                return Err(PatientError::Forbidden {
+                    reasons: decision.reasons,
+                });
+            }
+            return Ok((patient, decision, None));
+        }
+        Ok((patient, decision, Some(row)))
+    }
+
+    fn author(principal: &Principal) -> Result<&str, PatientError> {
+        match principal {
+            Principal::Staff(s) => Ok(&s.staff_id),
+            Principal::Service { .. } => Err(PatientError::Forbidden {
+                reasons: vec!["services write no records".into()],
+            }),
+        }
+    }
+
+    /// Creates a record (version 1); the audit row commits with it.
+    pub async fn create(
+        &self,
+        principal: &Principal,
+        meta: &RequestMeta,
+        token: &str,
+        kind: &str,
+        body: &[u8],
+    ) -> Result<RecordRef, PatientError> {
+        let (patient, _, row) = self
+            .authorise(principal, meta, token, Action::CreateRecord, true)
+            .await?;
+        let author = Self::author(principal)?;
+        let audit: Vec<_> = row.into_iter().collect();
+        Ok(self
+            .sealed
+            .seal_record_as(patient, kind, body, author, &audit)
+            .await?)
+    }
+
+    /// Every version of the patient's records, metadata only.
+    pub async fn list(
+        &self,
+        principal: &Principal,
+        meta: &RequestMeta,
+        token: &str,
+    ) -> Result<Vec<RecordInfo>, PatientError> {
+        let (patient, _, _) = self
+            .authorise(principal, meta, token, Action::ListRecords, false)
+            .await?;
+        let rows = store::records::for_patient(self.sealed.db(), patient).await?;
+        Ok(rows.iter().map(RecordInfo::from).collect())
+    }
+
+    async fn row_of(
+        &self,
+        patient: crate::ids::PatientId,
+        record: RecordId,
+        version: Option<u32>,
+    ) -> Result<StoredRecord, PatientError> {
+        match store::records::get(self.sealed.db(), record, version).await? {
+            // A record of another patient is answered like a missing one.
+            Some(row) if row.patient == patient => Ok(row),
+            _ => Err(PatientError::Vault(VaultError::UnknownRecord)),
+        }
+    }
+
+    /// Opens one version (latest by default). Audited before decryption.
+    pub async fn get(
+        &self,
+        principal: &Principal,
+        meta: &RequestMeta,
+        token: &str,
+        record: RecordId,
+        version: Option<u32>,
+    ) -> Result<(RecordInfo, Zeroizing<Vec<u8>>), PatientError> {
+        let (patient, _, _) = self
+            .authorise(principal, meta, token, Action::ReadRecord, false)
+            .await?;
+        let row = self.row_of(patient, record, version).await?;
+        let body = self.sealed.open_stored(&row).await?;
+        Ok((RecordInfo::from(&row), body))
+    }
+
+    /// A correction: the next version; earlier versions stay readable.
+    pub async fn correct(
+        &self,
+        principal: &Principal,
+        meta: &RequestMeta,
+        token: &str,
+        record: RecordId,
+        kind: &str,
+        body: &[u8],
+    ) -> Result<RecordRef, PatientError> {
+        let (patient, _, row) = self
+            .authorise(principal, meta, token, Action::CreateRecord, true)
+            .await?;
+        let author = Self::author(principal)?;
+        let latest = self.row_of(patient, record, None).await?;
+        if latest.kind != kind {
+            return Err(PatientError::KindMismatch);
+        }
+        let audit: Vec<_> = row.into_iter().collect();
+        match self
+            .sealed
+            .correct_record_as(&latest, body, author, &audit)
+            .await
+        {
+            Err(VaultError::Store(StoreError::Conflict)) => Err(PatientError::Conflict),
+            other => Ok(other?),
+        }
+    }
+}

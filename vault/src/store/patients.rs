@@ -1,0 +1,326 @@
+//! Identity fields, pseudonyms and blind indexes of patients.
+
+use sea_query::{Expr, ExprTrait, Iden, OnConflict, Query};
+
+use super::{Database, StoreError, Transaction, parse_id, to_u32};
+use crate::ids::PatientId;
+
+#[derive(Iden)]
+enum IdentityFields {
+    Table,
+    PatientId,
+    Field,
+    Version,
+    Envelope,
+    UpdatedAt,
+}
+
+#[derive(Iden)]
+enum PatientTokens {
+    Table,
+    Token,
+    Domain,
+    PatientId,
+    CreatedAt,
+}
+
+#[derive(Iden)]
+enum BlindIndexes {
+    Table,
+    Kind,
+    Digest,
+    PatientId,
+}
+
+/// One sealed identity field.
+pub struct StoredField {
+    pub patient: PatientId,
+    pub field: String,
+    pub version: u32,
+    pub envelope: Vec<u8>,
+}
+
+#[derive(sqlx::FromRow)]
+struct FieldRow {
+    patient_id: String,
+    field: String,
+    version: i64,
+    envelope: Vec<u8>,
+}
+
+impl TryFrom<FieldRow> for StoredField {
+    type Error = StoreError;
+    fn try_from(r: FieldRow) -> Result<Self, StoreError> {
+        Ok(StoredField {
+            patient: parse_id(&r.patient_id, "patient_id")?,
+            field: r.field,
+            version: to_u32(r.version, "version")?,
+            envelope: r.envelope,
+        })
+    }
+}
+
+/// Writes a field (insert, or replace with the given version).
+pub async fn upsert_field(
+    tx: &mut Transaction,
+    f: &StoredField,
+    now: i64,
+) -> Result<(), StoreError> {
+    tx.execute(
+        &Query::insert()
+            .into_table(IdentityFields::Table)
+            .columns([
+                IdentityFields::PatientId,
+                IdentityFields::Field,
+                IdentityFields::Version,
+                IdentityFields::Envelope,
+                IdentityFields::UpdatedAt,
+            ])
+            .values_panic([
+                f.patient.to_string().into(),
+                f.field.clone().into(),
+                i64::from(f.version).into(),
+                f.envelope.clone().into(),
+                now.into(),
+            ])
+            .on_conflict(
+                OnConflict::columns([IdentityFields::PatientId, IdentityFields::Field])
+                    .update_columns([
+                        IdentityFields::Version,
+                        IdentityFields::Envelope,
+                        IdentityFields::UpdatedAt,
+                    ])
+                    .to_owned(),
+            )
+            .to_owned(),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Removes a field (an update that clears an optional field).
+pub async fn delete_field(
+    tx: &mut Transaction,
+    patient: PatientId,
+    field: &str,
+) -> Result<(), StoreError> {
+    tx.execute(
+        &Query::delete()
+            .from_table(IdentityFields::Table)
+            .and_where(Expr::col(IdentityFields::PatientId).eq(patient.to_string()))
+            .and_where(Expr::col(IdentityFields::Field).eq(field))
+            .to_owned(),
+    )
+    .await?;
+    Ok(())
+}
+
+/// The named fields of many patients in one query.
+pub async fn fields_of(
+    db: &Database,
+    patients: &[PatientId],
+    fields: &[&str],
+) -> Result<Vec<StoredField>, StoreError> {
+    if patients.is_empty() || fields.is_empty() {
+        return Ok(Vec::new());
+    }
+    db.fetch_all::<FieldRow, _>(
+        &Query::select()
+            .columns([
+                IdentityFields::PatientId,
+                IdentityFields::Field,
+                IdentityFields::Version,
+                IdentityFields::Envelope,
+            ])
+            .from(IdentityFields::Table)
+            .and_where(
+                Expr::col(IdentityFields::PatientId).is_in(patients.iter().map(|p| p.to_string())),
+            )
+            .and_where(Expr::col(IdentityFields::Field).is_in(fields.iter().copied()))
+            .to_owned(),
+    )
+    .await?
+    .into_iter()
+    .map(StoredField::try_from)
+    .collect()
+}
+
+/// Current versions of a patient's fields, inside a transaction (for updates).
+pub async fn field_versions(
+    tx: &mut Transaction,
+    patient: PatientId,
+) -> Result<Vec<(String, u32)>, StoreError> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        field: String,
+        version: i64,
+    }
+    tx.fetch_all::<Row, _>(
+        &Query::select()
+            .columns([IdentityFields::Field, IdentityFields::Version])
+            .from(IdentityFields::Table)
+            .and_where(Expr::col(IdentityFields::PatientId).eq(patient.to_string()))
+            .to_owned(),
+    )
+    .await?
+    .into_iter()
+    .map(|r| Ok((r.field, to_u32(r.version, "version")?)))
+    .collect()
+}
+
+pub async fn insert_token(
+    tx: &mut Transaction,
+    token: &str,
+    domain: &str,
+    patient: PatientId,
+    now: i64,
+) -> Result<(), StoreError> {
+    tx.execute(
+        &Query::insert()
+            .into_table(PatientTokens::Table)
+            .columns([
+                PatientTokens::Token,
+                PatientTokens::Domain,
+                PatientTokens::PatientId,
+                PatientTokens::CreatedAt,
+            ])
+            .values_panic([
+                token.into(),
+                domain.into(),
+                patient.to_string().into(),
+                now.into(),
+            ])
+            .to_owned(),
+    )
+    .await?;
+    Ok(())
+}
+
+#[derive(sqlx::FromRow)]
+struct TokenRow {
+    token: String,
+    patient_id: String,
+}
+
+/// Patients behind tokens of one domain; tokens of other domains are not found.
+pub async fn patients_by_tokens(
+    db: &Database,
+    domain: &str,
+    tokens: &[String],
+) -> Result<Vec<(String, PatientId)>, StoreError> {
+    if tokens.is_empty() {
+        return Ok(Vec::new());
+    }
+    db.fetch_all::<TokenRow, _>(
+        &Query::select()
+            .columns([PatientTokens::Token, PatientTokens::PatientId])
+            .from(PatientTokens::Table)
+            .and_where(Expr::col(PatientTokens::Domain).eq(domain))
+            .and_where(Expr::col(PatientTokens::Token).is_in(tokens.iter().map(String::as_str)))
+            .to_owned(),
+    )
+    .await?
+    .into_iter()
+    .map(|r| Ok((r.token, parse_id(&r.patient_id, "patient_id")?)))
+    .collect()
+}
+
+/// The tokens of these patients in one domain.
+pub async fn tokens_of(
+    db: &Database,
+    domain: &str,
+    patients: &[PatientId],
+) -> Result<Vec<(String, PatientId)>, StoreError> {
+    if patients.is_empty() {
+        return Ok(Vec::new());
+    }
+    db.fetch_all::<TokenRow, _>(
+        &Query::select()
+            .columns([PatientTokens::Token, PatientTokens::PatientId])
+            .from(PatientTokens::Table)
+            .and_where(Expr::col(PatientTokens::Domain).eq(domain))
+            .and_where(
+                Expr::col(PatientTokens::PatientId).is_in(patients.iter().map(|p| p.to_string())),
+            )
+            .to_owned(),
+    )
+    .await?
+    .into_iter()
+    .map(|r| Ok((r.token, parse_id(&r.patient_id, "patient_id")?)))
+    .collect()
+}
+
+pub async fn insert_blind_index(
+    tx: &mut Transaction,
+    kind: &str,
+    digest: &[u8],
+    patient: PatientId,
+) -> Result<(), StoreError> {
+    tx.execute(
+        &Query::insert()
+            .into_table(BlindIndexes::Table)
+            .columns([
+                BlindIndexes::Kind,
+                BlindIndexes::Digest,
+                BlindIndexes::PatientId,
+            ])
+            .values_panic([
+                kind.into(),
+                digest.to_vec().into(),
+                patient.to_string().into(),
+            ])
+            .on_conflict(
+                OnConflict::columns([
+                    BlindIndexes::Kind,
+                    BlindIndexes::Digest,
+                    BlindIndexes::PatientId,
+                ])
+                .do_nothing()
+                .to_owned(),
+            )
+            .to_owned(),
+    )
+    .await?;
+    Ok(())
+}
+
+pub async fn delete_blind_indexes(
+    tx: &mut Transaction,
+    kind: &str,
+    patient: PatientId,
+) -> Result<(), StoreError> {
+    tx.execute(
+        &Query::delete()
+            .from_table(BlindIndexes::Table)
+            .and_where(Expr::col(BlindIndexes::Kind).eq(kind))
+            .and_where(Expr::col(BlindIndexes::PatientId).eq(patient.to_string()))
+            .to_owned(),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Live (not shredded) patients whose index of `kind` equals `digest`.
+pub async fn find_by_blind_index(
+    db: &Database,
+    kind: &str,
+    digest: &[u8],
+) -> Result<Vec<PatientId>, StoreError> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        patient_id: String,
+    }
+    db.fetch_all::<Row, _>(
+        &Query::select()
+            .column(BlindIndexes::PatientId)
+            .from(BlindIndexes::Table)
+            .and_where(Expr::col(BlindIndexes::Kind).eq(kind))
+            .and_where(Expr::col(BlindIndexes::Digest).eq(digest.to_vec()))
+            .limit(50)
+            .to_owned(),
+    )
+    .await?
+    .into_iter()
+    .map(|r| parse_id(&r.patient_id, "patient_id"))
+    .collect()
+}

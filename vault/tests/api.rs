@@ -1,0 +1,635 @@
+//! The vault's HTTP API end to end, on both backends with keys in the SoftHSM2 token: patients,
+//! pseudonyms, search, resolve under policy, records with care relationships and break-glass,
+//! sign-in, bad input, and failing closed when the audit cannot be written.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests stop at the first fault
+
+mod support;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use support::app::{PASSWORD, TestApp, identity};
+use vault::store::Backend;
+
+/// Values of `identity()` that must never appear outside the sealed store.
+const PII: [&str; 6] = [
+    "Зюзикова",
+    "Евлампия",
+    "913",
+    "112-233-445",
+    "4506",
+    "Томск",
+];
+
+fn field<'a>(patient: &'a Value, name: &str) -> &'a Value {
+    &patient["fields"][name]
+}
+
+async fn register_search_resolve(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let token = app.register(identity()).await;
+    assert!(token.starts_with("pt_") && token.len() == 29, "{token}");
+
+    // The same patient is found by any indexed value, written any way a receptionist types it.
+    for criterion in [
+        json!({"phone": "8 913 555 01 77"}),
+        json!({"snils": "11223344595"}),
+        json!({"passport": "45 06 123456"}),
+        json!({"surname_name_birth": {"surname": "ЗЮЗИКОВА", "name": "евлампия", "birth_date": "1961-02-03"}}),
+    ] {
+        let (status, v) = app
+            .post("/v1/patients/search", &app.clinic, criterion.clone())
+            .await;
+        assert_eq!(status, StatusCode::OK, "{criterion}: {v}");
+        assert_eq!(v["tokens"], json!([token]), "{criterion}");
+    }
+    let (_, v) = app
+        .post(
+            "/v1/patients/search",
+            &app.clinic,
+            json!({"phone": "+79135550000"}),
+        )
+        .await;
+    assert_eq!(v["tokens"], json!([]));
+
+    // Scheduling: name and phone shown; documents are not for scheduling; unknown token not found.
+    let unknown = "pt_aaaaaaaaaaaaaaaaaaaaaaaaaa";
+    let (status, v) = app
+        .post(
+            "/v1/resolve",
+            &app.clinic,
+            json!({"tokens": [token, unknown], "fields": ["surname", "phones", "snils"], "purpose": "scheduling"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    let p = &v["patients"][0];
+    assert_eq!(p["found"], json!(true));
+    assert_eq!(
+        field(p, "surname"),
+        &json!({"status": "shown", "value": "Зюзикова"})
+    );
+    assert_eq!(field(p, "phones")["value"], json!(["+79135550177"]));
+    assert_eq!(field(p, "snils")["status"], json!("withheld"));
+    assert!(
+        field(p, "snils")["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("policy"),
+        "{v}"
+    );
+    assert_eq!(
+        v["patients"][1],
+        json!({"token": unknown, "found": false, "fields": {}})
+    );
+
+    // A receipt carries no personal data at all (54-FZ).
+    let (_, v) = app
+        .post(
+            "/v1/resolve",
+            &app.clinic,
+            json!({"tokens": [token], "fields": ["surname", "phones"], "purpose": "receipt"}),
+        )
+        .await;
+    assert_eq!(
+        field(&v["patients"][0], "surname")["status"],
+        json!("withheld")
+    );
+    assert_eq!(
+        field(&v["patients"][0], "phones")["status"],
+        json!("withheld")
+    );
+
+    // A tax certificate gets the INN, masked (documents are masked outside treatment/legal).
+    let (_, v) = app
+        .post(
+            "/v1/resolve",
+            &app.clinic,
+            json!({"tokens": [token], "fields": ["inn", "name"], "purpose": "tax_certificate"}),
+        )
+        .await;
+    assert_eq!(field(&v["patients"][0], "name")["status"], json!("shown"));
+
+    // Update: the new phone is findable, the old one no longer.
+    let (status, v) = app
+        .call(
+            Method::PATCH,
+            &format!("/v1/patients/{token}"),
+            Some(&app.clinic),
+            Some(json!({"phones": ["+79135550188"]})),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "clinic-app may not update identities: {v}"
+    );
+    let reception = app.staff("reception.1", policy::Role::Receptionist).await;
+    let bearer = app.login(&reception).await;
+    let (_, v) = app
+        .post(
+            "/v1/patients/search",
+            &bearer,
+            json!({"phone": "+79135550177"}),
+        )
+        .await;
+    let staff_token = v["tokens"][0].as_str().unwrap().to_string();
+    assert_ne!(
+        staff_token, token,
+        "staff and clinic-app get unlinkable tokens"
+    );
+    let (status, v) = app
+        .call(
+            Method::PATCH,
+            &format!("/v1/patients/{staff_token}"),
+            Some(&bearer),
+            Some(json!({"phones": ["+79135550188"], "surname": "Зюзикова-Петрова"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["updated_fields"], json!(["surname", "phones"]));
+    let (_, v) = app
+        .post(
+            "/v1/patients/search",
+            &bearer,
+            json!({"phone": "+79135550188"}),
+        )
+        .await;
+    assert_eq!(v["tokens"], json!([staff_token]));
+    let (_, v) = app
+        .post(
+            "/v1/patients/search",
+            &bearer,
+            json!({"phone": "+79135550177"}),
+        )
+        .await;
+    assert_eq!(v["tokens"], json!([]));
+    let (_, v) = app
+        .post("/v1/patients/search", &bearer, json!({"surname_name_birth": {"surname": "Зюзикова-Петрова", "name": "Евлампия", "birth_date": "1961-02-03"}}))
+        .await;
+    assert_eq!(
+        v["tokens"],
+        json!([staff_token]),
+        "the combined index follows the new surname"
+    );
+
+    // The audit has an event per decision and holds no personal data.
+    let audit = app.audit_dump().await;
+    assert!(audit.contains("register_patient"), "{audit}");
+    assert!(
+        audit.contains("|resolve|") && audit.contains("|deny|"),
+        "{audit}"
+    );
+    for pii in PII {
+        assert!(!audit.contains(pii), "{pii} in audit");
+    }
+    // The stored identity is ciphertext only.
+    let envelopes = app.raw_bytes("SELECT envelope FROM identity_fields").await;
+    assert_eq!(envelopes.len(), 11, "one envelope per field");
+    for pii in PII {
+        assert!(
+            !envelopes
+                .iter()
+                .any(|e| e.windows(pii.len()).any(|w| w == pii.as_bytes())),
+            "{pii} in clear"
+        );
+    }
+}
+on_both_backends!(
+    patients_are_registered_found_and_resolved_under_policy,
+    register_search_resolve
+);
+
+async fn records_with_care_and_break_glass(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let clinic_token = app.register(identity()).await;
+    let doctor = app.staff("dr.house", policy::Role::Doctor).await;
+    let other = app.staff("dr.wilson", policy::Role::Doctor).await;
+
+    // Doctors need their second factor.
+    let (status, v) = app
+        .call(
+            Method::POST,
+            "/v1/login",
+            None,
+            Some(json!({"username": "dr.house", "password": PASSWORD})),
+        )
+        .await;
+    assert_eq!(
+        (status, v["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("totp_required"))
+    );
+    let (status, v) = app
+        .call(
+            Method::POST,
+            "/v1/login",
+            None,
+            Some(json!({"username": "dr.house", "password": "wrong password!", "totp": "000000"})),
+        )
+        .await;
+    assert_eq!(
+        (status, v["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_credentials"))
+    );
+    let house = app.login(&doctor).await;
+    let wilson = app.login(&other).await;
+
+    // No appointment yet: no patients in care.
+    let (_, v) = app.get("/v1/me/patients", &house).await;
+    assert_eq!(v["tokens"], json!([]));
+    app.book(&doctor, &clinic_token).await;
+    let (_, v) = app.get("/v1/me/patients", &house).await;
+    let token = v["tokens"][0].as_str().unwrap().to_string();
+
+    let note = json!({"kind": "diagnosis", "body": {"kind": "diagnosis", "icd10": "K35.8", "text": "Острый аппендицит, MARKER-8841"}});
+    let (status, v) = app
+        .post(&format!("/v1/patients/{token}/records"), &house, note)
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{v}");
+    let record = v["record_id"].as_str().unwrap().to_string();
+    let (status, v) = app
+        .post(
+            &format!("/v1/patients/{token}/records/{record}/versions"),
+            &house,
+            json!({"body": {"kind": "diagnosis", "icd10": "K35.3", "text": "Уточнено"}}),
+        )
+        .await;
+    assert_eq!(
+        (status, v["version"].as_u64()),
+        (StatusCode::CREATED, Some(2)),
+        "{v}"
+    );
+    let (_, v) = app
+        .get(&format!("/v1/patients/{token}/records"), &house)
+        .await;
+    assert_eq!(v["records"].as_array().unwrap().len(), 2, "{v}");
+    let (status, v) = app
+        .get(
+            &format!("/v1/patients/{token}/records/{record}?version=1"),
+            &house,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(
+        v["body"]["icd10"],
+        json!("K35.8"),
+        "the first version stays readable"
+    );
+    assert_eq!(v["meta"]["author_staff_id"], json!(doctor.id));
+
+    // Another doctor without an appointment: the patient is found, but records are closed.
+    let (_, v) = app
+        .post(
+            "/v1/patients/search",
+            &wilson,
+            json!({"snils": "112-233-445 95"}),
+        )
+        .await;
+    let wtoken = v["tokens"][0].as_str().unwrap().to_string();
+    let (status, v) = app
+        .get(&format!("/v1/patients/{wtoken}/records/{record}"), &wilson)
+        .await;
+    assert_eq!(
+        (status, v["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("forbidden")),
+        "{v}"
+    );
+    assert!(v.to_string().find("MARKER").is_none());
+
+    // Break-glass: coded reason, read-only, time-boxed.
+    let (status, v) = app
+        .post("/v1/break-glass", &wilson, json!({"patient": wtoken, "reason": "ETREAT", "justification": "Unconscious in ER, needs history"}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{v}");
+    let grant = v["grant_id"].as_str().unwrap().to_string();
+    assert_eq!(
+        v["expires_at"].as_i64(),
+        Some(vault::clock::Clock::unix_seconds(&*app.clock) + 3600)
+    );
+    let (status, v) = app
+        .get(&format!("/v1/patients/{wtoken}/records/{record}"), &wilson)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["body"]["icd10"], json!("K35.3"));
+    let (status, _) = app
+        .post(
+            &format!("/v1/patients/{wtoken}/records"),
+            &wilson,
+            json!({"kind": "visit_note", "body": {"kind": "visit_note", "text": "x"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "break-glass is read-only");
+    let (status, _) = app
+        .post(&format!("/v1/break-glass/{grant}/end"), &wilson, json!({}))
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = app
+        .get(&format!("/v1/patients/{wtoken}/records/{record}"), &wilson)
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "the grant ended");
+
+    // A grant expires on its own.
+    let (_, v) = app
+        .post("/v1/break-glass", &wilson, json!({"patient": wtoken, "reason": "BTG", "justification": "Consult requested by ER", "minutes": 5}))
+        .await;
+    assert!(v["grant_id"].is_string(), "{v}");
+    app.clock.advance(std::time::Duration::from_secs(301));
+    // Sessions last 30 minutes, so the doctor is still signed in.
+    let (status, _) = app
+        .get(&format!("/v1/patients/{wtoken}/records/{record}"), &wilson)
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "the grant expired");
+
+    // The appointment is cancelled: Dr. House loses access.
+    let (status, _) = app
+        .call(
+            Method::DELETE,
+            &format!("/v1/care-relationships/{}/{clinic_token}", doctor.id),
+            Some(&app.clinic),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = app
+        .get(&format!("/v1/patients/{token}/records/{record}"), &house)
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // clinic-app never reads medical data, even with a token of its own.
+    let (status, _) = app
+        .get(&format!("/v1/patients/{clinic_token}/records"), &app.clinic)
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    let audit = app.audit_dump().await;
+    assert!(
+        audit.contains("start_break_glass") && audit.contains("obligation:notify_security_officer"),
+        "{audit}"
+    );
+    assert!(!audit.contains("MARKER-8841") && !audit.contains("Unconscious"));
+    let n = app
+        .raw_count("SELECT COUNT(*) FROM audit_events WHERE reason_code = 'BTG'")
+        .await;
+    assert!(n >= 2, "reads under break-glass are marked: {n}");
+}
+on_both_backends!(
+    records_need_care_or_break_glass,
+    records_with_care_and_break_glass
+);
+
+async fn bad_input(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    // Anonymous and forged credentials.
+    let (status, v) = app
+        .call(
+            Method::POST,
+            "/v1/patients/search",
+            None,
+            Some(json!({"phone": "+79130000000"})),
+        )
+        .await;
+    assert_eq!(
+        (status, v["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("unauthenticated"))
+    );
+    for forged in [
+        "svc.clinic-app.0000",
+        "vs_deadbeef",
+        "svc.analytics.x",
+        "garbage",
+    ] {
+        let (status, _) = app
+            .post(
+                "/v1/patients/search",
+                forged,
+                json!({"phone": "+79130000000"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{forged}");
+    }
+    // Malformed JSON, unknown fields, wrong types, invalid values: a 4xx naming the problem,
+    // never echoing the value.
+    let resp = app
+        .http
+        .post(format!("{}/v1/patients", app.base))
+        .bearer_auth(&app.clinic)
+        .header("content-type", "application/json")
+        .body("{\"identity\": ")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    let v: Value = resp.json().await.unwrap();
+    assert_eq!(v["code"], json!("malformed_json"));
+
+    let mut bad = identity();
+    bad["snils"] = json!("112-233-445 96");
+    let (status, v) = app
+        .post("/v1/patients", &app.clinic, json!({"identity": bad}))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert!(v["message"].as_str().unwrap().contains("snils"), "{v}");
+    assert!(!v.to_string().contains("445 96"), "value echoed: {v}");
+    let mut extra = identity();
+    extra["blood_type"] = json!("A+");
+    let (status, v) = app
+        .post("/v1/patients", &app.clinic, json!({"identity": extra}))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert!(v["message"].as_str().unwrap().contains("blood_type"), "{v}");
+    let (status, _) = app
+        .post(
+            "/v1/patients/search",
+            &app.clinic,
+            json!({"phone": 79130000000u64}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (status, v) = app
+        .post("/v1/patients/search", &app.clinic, json!({}))
+        .await;
+    assert_eq!(
+        (status, v["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_search"))
+    );
+    let (status, _) = app
+        .post(
+            "/v1/resolve",
+            &app.clinic,
+            json!({"tokens": ["pt_x"], "fields": ["surname"], "purpose": "scheduling"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (status, _) = app
+        .post("/v1/resolve", &app.clinic, json!({"tokens": ["pt_aaaaaaaaaaaaaaaaaaaaaaaaaa"], "fields": ["surname"], "purpose": "marketing"}))
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "purposes are a closed list"
+    );
+    // Oversize body: answered 413 (on its own connection: the server stops reading it).
+    assert_eq!(
+        app.oversize_status("/v1/patients/search", 2 * 1024 * 1024)
+            .await,
+        413
+    );
+    // Unknown token, wrong-format token.
+    let (status, v) = app
+        .call(
+            Method::PATCH,
+            "/v1/patients/pt_aaaaaaaaaaaaaaaaaaaaaaaaaa",
+            Some(&app.clinic),
+            Some(json!({"phones": []})),
+        )
+        .await;
+    assert!(
+        status == StatusCode::NOT_FOUND || status == StatusCode::FORBIDDEN,
+        "{status} {v}"
+    );
+    let (status, v) = app
+        .get("/v1/patients/not-a-token/records", &app.clinic)
+        .await;
+    assert_eq!(
+        (status, v["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_token"))
+    );
+    // Nothing was written by any of these.
+    assert_eq!(app.raw_count("SELECT COUNT(*) FROM patients").await, 0);
+}
+on_both_backends!(bad_input_gets_a_clear_4xx_and_writes_nothing, bad_input);
+
+async fn audit_failure_fails_closed(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let token = app.register(identity()).await;
+    match backend {
+        Backend::Sqlite => {
+            app.raw_exec("CREATE TRIGGER audit_down BEFORE INSERT ON audit_events BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END")
+                .await
+        }
+        Backend::Postgres => {
+            app.raw_exec("CREATE FUNCTION audit_down() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'disk full' USING ERRCODE = 'disk_full'; END $$ LANGUAGE plpgsql")
+                .await;
+            app.raw_exec("CREATE TRIGGER audit_down BEFORE INSERT ON audit_events FOR EACH ROW EXECUTE FUNCTION audit_down()")
+                .await;
+        }
+    }
+    let (status, v) = app
+        .post(
+            "/v1/resolve",
+            &app.clinic,
+            json!({"tokens": [token], "fields": ["surname", "phones"], "purpose": "scheduling"}),
+        )
+        .await;
+    assert_eq!(
+        (status, v["code"].as_str()),
+        (StatusCode::SERVICE_UNAVAILABLE, Some("audit_unavailable")),
+        "{v}"
+    );
+    for pii in PII {
+        assert!(
+            !v.to_string().contains(pii),
+            "{pii} left with a failed audit"
+        );
+    }
+    // A write with a failed audit leaves nothing half-written.
+    let before = app.raw_count("SELECT COUNT(*) FROM patients").await;
+    let (status, _) = app
+        .post("/v1/patients", &app.clinic, json!({"identity": identity()}))
+        .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(app.raw_count("SELECT COUNT(*) FROM patients").await, before);
+    assert_eq!(
+        app.raw_count("SELECT COUNT(*) FROM patient_tokens").await,
+        1
+    );
+}
+on_both_backends!(no_audit_no_data, audit_failure_fails_closed);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openapi_lists_every_operation() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let (status, v) = app.call(Method::GET, "/openapi.json", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    let text = v.to_string();
+    for op in [
+        "registerPatient",
+        "updatePatient",
+        "searchPatients",
+        "resolveTokens",
+        "createRecord",
+        "listRecords",
+        "getRecord",
+        "putCareRelationship",
+        "endCareRelationship",
+        "startBreakGlass",
+        "endBreakGlass",
+        "login",
+        "logout",
+    ] {
+        assert!(
+            text.contains(&format!("\"operationId\":\"{op}\"")),
+            "{op} missing"
+        );
+    }
+    // Login, logout; the session is dead afterwards.
+    let reception = app.staff("reception.2", policy::Role::Receptionist).await;
+    let bearer = app.login(&reception).await;
+    let (status, _) = app.post("/v1/logout", &bearer, json!({})).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = app
+        .post(
+            "/v1/patients/search",
+            &bearer,
+            json!({"phone": "+79130000000"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // Sessions expire.
+    let bearer = app.login(&reception).await;
+    app.clock.advance(std::time::Duration::from_secs(31 * 60));
+    let (status, _) = app
+        .post(
+            "/v1/patients/search",
+            &bearer,
+            json!({"phone": "+79130000000"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_is_throttled() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let reception = app.staff("reception.3", policy::Role::Receptionist).await;
+    for _ in 0..5 {
+        let (status, _) = app
+            .call(
+                Method::POST,
+                "/v1/login",
+                None,
+                Some(json!({"username": "reception.3", "password": "wrong password 1"})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    let (status, v) = app
+        .call(
+            Method::POST,
+            "/v1/login",
+            None,
+            Some(json!({"username": "reception.3", "password": PASSWORD})),
+        )
+        .await;
+    assert_eq!(
+        (status, v["code"].as_str()),
+        (StatusCode::TOO_MANY_REQUESTS, Some("throttled")),
+        "{v}"
+    );
+    app.clock.advance(std::time::Duration::from_secs(15 * 60));
+    app.login(&reception).await;
+    let failures = app
+        .raw_count(
+            "SELECT COUNT(*) FROM audit_events WHERE action = 'login' AND decision = 'failure'",
+        )
+        .await;
+    assert_eq!(failures, 6);
+}
