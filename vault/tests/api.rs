@@ -468,8 +468,13 @@ async fn bad_input(backend: Backend) {
     );
     // Oversize body: answered 413 (on its own connection: the server stops reading it).
     assert_eq!(
-        app.oversize_status("/v1/patients/search", 2 * 1024 * 1024)
-            .await,
+        app.oversize_status(
+            "/v1/patients/search",
+            &app.clinic,
+            "application/json",
+            2 * 1024 * 1024
+        )
+        .await,
         413
     );
     // Unknown token, wrong-format token.
@@ -633,3 +638,152 @@ async fn sign_in_is_throttled() {
         .await;
     assert_eq!(failures, 6);
 }
+
+/// Uploads `bytes` as `content_type`; returns status and body.
+async fn upload(
+    app: &TestApp,
+    bearer: &str,
+    path: &str,
+    content_type: &str,
+    bytes: Vec<u8>,
+) -> (StatusCode, Value) {
+    let resp = app
+        .http
+        .post(format!("{}{path}", app.base))
+        .bearer_auth(bearer)
+        .header("content-type", content_type)
+        .body(bytes)
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+async fn download(
+    app: &TestApp,
+    bearer: &str,
+    path: &str,
+) -> Result<(StatusCode, Vec<u8>), reqwest::Error> {
+    let resp = app
+        .http
+        .get(format!("{}{path}", app.base))
+        .bearer_auth(bearer)
+        .send()
+        .await?;
+    let status = resp.status();
+    Ok((status, resp.bytes().await?.to_vec()))
+}
+
+async fn attachments_round_trip(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let clinic_token = app.register(identity()).await;
+    let doctor = app.staff("dr.scan", policy::Role::Doctor).await;
+    let bearer = app.login(&doctor).await;
+    app.book(&doctor, &clinic_token).await;
+    let (_, v) = app.get("/v1/me/patients", &bearer).await;
+    let token = v["tokens"][0].as_str().unwrap().to_string();
+    let (_, v) = app
+        .post(&format!("/v1/patients/{token}/records"), &bearer, json!({"kind": "lab_result", "body": {"kind": "lab_result", "test": "CT", "value": "see scan"}}))
+        .await;
+    let record = v["record_id"].as_str().unwrap().to_string();
+    let base = format!("/v1/patients/{token}/records/{record}/attachments");
+
+    // 3 MiB and a bit: several chunks and a short last one.
+    let scan: Vec<u8> = (0..3 * 1024 * 1024 + 12_345)
+        .map(|i| (i * 7 % 251) as u8)
+        .collect();
+    let (status, v) = upload(&app, &bearer, &base, "application/pdf", scan.clone()).await;
+    assert_eq!(status, StatusCode::CREATED, "{v}");
+    assert_eq!(v["size_bytes"].as_u64(), Some(scan.len() as u64));
+    let attachment = v["attachment_id"].as_str().unwrap().to_string();
+    let chunks = app
+        .raw_count(&format!(
+            "SELECT COUNT(*) FROM attachment_chunks WHERE attachment_id = '{attachment}'"
+        ))
+        .await;
+    assert_eq!(chunks, 49, "64 KiB chunks");
+    let (status, body) = download(&app, &bearer, &format!("{base}/{attachment}"))
+        .await
+        .unwrap();
+    assert_eq!(status, StatusCode::OK);
+    assert!(body == scan, "downloaded bytes differ");
+    let (_, v) = app.get(&base, &bearer).await;
+    assert_eq!(
+        v["attachments"][0]["content_type"],
+        json!("application/pdf")
+    );
+
+    // Bad uploads write nothing.
+    let (status, _) = upload(&app, &bearer, &base, "text/html", vec![1, 2, 3]).await;
+    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let (status, _) = upload(&app, &bearer, &base, "image/png", vec![]).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        app.oversize_status(&base, &bearer, "image/png", 50 * 1024 * 1024 + 1)
+            .await,
+        413
+    );
+    assert_eq!(app.raw_count("SELECT COUNT(*) FROM attachments").await, 1);
+    // clinic-app never sees scans.
+    let (status, _) = download(
+        &app,
+        &app.clinic,
+        &format!("/v1/patients/{clinic_token}/records/{record}/attachments/{attachment}"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // Tampering in the database: reordered chunks, then a dropped last chunk. The download
+    // breaks off instead of delivering altered bytes.
+    app.raw_exec(&format!(
+        "UPDATE attachment_chunks SET idx = 1000 WHERE attachment_id = '{attachment}' AND idx = 3"
+    ))
+    .await;
+    app.raw_exec(&format!(
+        "UPDATE attachment_chunks SET idx = 3 WHERE attachment_id = '{attachment}' AND idx = 4"
+    ))
+    .await;
+    app.raw_exec(&format!(
+        "UPDATE attachment_chunks SET idx = 4 WHERE attachment_id = '{attachment}' AND idx = 1000"
+    ))
+    .await;
+    // Only a correct prefix may arrive before the transfer breaks off, never swapped bytes.
+    let broken_off = |result: Result<(StatusCode, Vec<u8>), reqwest::Error>| match result {
+        Err(_) => true,
+        Ok((_, b)) => b.len() < scan.len() && scan.starts_with(&b),
+    };
+    assert!(broken_off(
+        download(&app, &bearer, &format!("{base}/{attachment}")).await
+    ));
+    app.raw_exec(&format!(
+        "UPDATE attachment_chunks SET idx = 1000 WHERE attachment_id = '{attachment}' AND idx = 3"
+    ))
+    .await;
+    app.raw_exec(&format!(
+        "UPDATE attachment_chunks SET idx = 3 WHERE attachment_id = '{attachment}' AND idx = 4"
+    ))
+    .await;
+    app.raw_exec(&format!(
+        "UPDATE attachment_chunks SET idx = 4 WHERE attachment_id = '{attachment}' AND idx = 1000"
+    ))
+    .await;
+    let (_, restored) = download(&app, &bearer, &format!("{base}/{attachment}"))
+        .await
+        .unwrap();
+    assert!(restored == scan, "swapping back restores the file");
+    app.raw_exec(&format!(
+        "DELETE FROM attachment_chunks WHERE attachment_id = '{attachment}' AND idx = 48"
+    ))
+    .await;
+    app.raw_exec(&format!(
+        "UPDATE attachments SET chunk_count = 48 WHERE attachment_id = '{attachment}'"
+    ))
+    .await;
+    assert!(
+        broken_off(download(&app, &bearer, &format!("{base}/{attachment}")).await),
+        "a truncated attachment must not download as if whole"
+    );
+}
+on_both_backends!(attachments_stream_in_sealed_chunks, attachments_round_trip);

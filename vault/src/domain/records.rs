@@ -132,7 +132,63 @@ impl Records {
         Ok((patient, decision, Some(row)))
     }
 
-    fn author(principal: &Principal) -> Result<&str, PatientError> {
+    /// Decides and returns the audit row to commit with the write that follows.
+    pub(crate) async fn authorise_with_audit(
+        &self,
+        principal: &Principal,
+        meta: &RequestMeta,
+        token: &str,
+        action: Action,
+    ) -> Result<(crate::ids::PatientId, crate::store::audit::AuditRow), PatientError> {
+        let (patient, _, row) = self.authorise(principal, meta, token, action, true).await?;
+        let row = row
+            .ok_or_else(|| PatientError::Store(StoreError::Corrupt("audit row missing".into())))?;
+        Ok((patient, row))
+    }
+
+    /// Decides and commits the audit row before anything is read.
+    pub(crate) async fn authorise_read(
+        &self,
+        principal: &Principal,
+        meta: &RequestMeta,
+        token: &str,
+        action: Action,
+    ) -> Result<crate::ids::PatientId, PatientError> {
+        Ok(self
+            .authorise(principal, meta, token, action, false)
+            .await?
+            .0)
+    }
+
+    /// The record, if it exists and belongs to the patient.
+    pub(crate) async fn record_of(
+        &self,
+        patient: crate::ids::PatientId,
+        record: RecordId,
+    ) -> Result<RecordId, PatientError> {
+        Ok(self.row_of(patient, record, None).await?.record)
+    }
+
+    pub(crate) async fn keys_of(
+        &self,
+        patient: crate::ids::PatientId,
+    ) -> Result<Arc<crate::keys::PatientKeys>, PatientError> {
+        Ok(self.sealed.current_keys(patient).await?)
+    }
+
+    pub(crate) fn suite(&self) -> crate::crypto::Suite {
+        self.sealed.suite()
+    }
+
+    pub(crate) fn db(&self) -> &crate::store::Database {
+        self.sealed.db()
+    }
+
+    pub(crate) fn now(&self) -> i64 {
+        self.clock.unix_seconds()
+    }
+
+    pub(crate) fn author(principal: &Principal) -> Result<&str, PatientError> {
         match principal {
             Principal::Staff(s) => Ok(&s.staff_id),
             Principal::Service { .. } => Err(PatientError::Forbidden {

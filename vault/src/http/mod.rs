@@ -1,5 +1,6 @@
 //! HTTP surface. Handlers extract, call one domain function and map the error.
 
+pub mod attachments;
 pub mod auth;
 pub mod caller;
 pub mod care;
@@ -54,6 +55,14 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route(
             "/v1/patients/{token}/records/{record_id}/versions",
             post(records::correct),
+        )
+        .route(
+            "/v1/patients/{token}/records/{record_id}/attachments",
+            post(attachments::upload).get(attachments::list),
+        )
+        .route(
+            "/v1/patients/{token}/records/{record_id}/attachments/{attachment_id}",
+            get(attachments::download),
         )
         .route("/v1/care-relationships", put(care::put_relationship))
         .route(

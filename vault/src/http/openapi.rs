@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{auth, care, patients, records};
+use super::{attachments, auth, care, patients, records};
 
 struct BearerAuth;
 
@@ -25,6 +25,7 @@ impl Modify for BearerAuth {
     paths(
         patients::register, patients::update, patients::search, patients::resolve, patients::my_patients,
         records::create, records::list, records::get, records::correct,
+        attachments::upload, attachments::list, attachments::download,
         care::put_relationship, care::end_relationship, care::start_break_glass, care::end_break_glass,
         auth::login, auth::logout,
     ),

@@ -211,14 +211,19 @@ impl TestApp {
 
     /// Sends a JSON body of `len` bytes on a fresh connection and returns the status code. The
     /// body is written from another task, because the server may answer before reading it all.
-    pub async fn oversize_status(&self, path: &str, len: usize) -> u16 {
+    pub async fn oversize_status(
+        &self,
+        path: &str,
+        bearer: &str,
+        content_type: &str,
+        len: usize,
+    ) -> u16 {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let addr = self.base.trim_start_matches("http://").to_string();
         let stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
         let (mut rd, mut wr) = stream.into_split();
         let head = format!(
-            "POST {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: {len}\r\nConnection: close\r\n\r\n",
-            self.clinic
+            "POST {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {bearer}\r\nContent-Type: {content_type}\r\nContent-Length: {len}\r\nConnection: close\r\n\r\n"
         );
         let writer = tokio::spawn(async move {
             let _ = wr.write_all(head.as_bytes()).await;

@@ -4,6 +4,7 @@
 //! left out of JSON when absent (and accept `null` on input). Times are `i64` Unix seconds (UTC).
 
 mod access;
+mod attachments;
 mod auth;
 mod patients;
 mod records;
@@ -12,6 +13,7 @@ pub(crate) use access::check_staff_id;
 pub use access::{
     BreakGlassGrant, BreakGlassReason, CareRelationshipRequest, StartBreakGlassRequest,
 };
+pub use attachments::{AttachmentMeta, ListAttachmentsResponse};
 pub use auth::{LoginRequest, LoginResponse};
 pub use patients::{
     FieldStatus, NameAndBirth, PatientIdentity, RegisterPatientRequest, RegisterPatientResponse,
