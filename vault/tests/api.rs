@@ -787,3 +787,113 @@ async fn attachments_round_trip(backend: Backend) {
     );
 }
 on_both_backends!(attachments_stream_in_sealed_chunks, attachments_round_trip);
+
+/// clinic-app's typed client against the real service.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typed_client_speaks_the_api() {
+    use vault_wire::{Credential, FieldName, ResolveRequest, SearchCriterion, VaultClient};
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let (domain, secret) = app
+        .clinic
+        .strip_prefix("svc.")
+        .unwrap()
+        .split_once('.')
+        .unwrap();
+    let client = VaultClient::new(
+        &app.base,
+        Credential::Service {
+            domain: domain.parse().unwrap(),
+            secret: secret.to_string(),
+        },
+    )
+    .unwrap();
+    client.healthz().await.unwrap();
+    let identity: vault_wire::PatientIdentity = serde_json::from_value(identity()).unwrap();
+    let token = client
+        .register_patient(&vault_wire::RegisterPatientRequest { identity })
+        .await
+        .unwrap()
+        .token;
+    let found = client
+        .search_patients(&SearchCriterion::Phone("+79135550177".parse().unwrap()).into())
+        .await
+        .unwrap();
+    assert_eq!(found.tokens, vec![token.clone()]);
+    let request = ResolveRequest::new(
+        vec![token.clone()],
+        vec![FieldName::Surname],
+        policy::Purpose::Reminder,
+    )
+    .unwrap();
+    let answer = client.resolve(&request).await.unwrap();
+    let surname = &answer.patients[0].fields[&FieldName::Surname];
+    assert_eq!(
+        surname.status,
+        vault_wire::FieldStatus::Withheld,
+        "a reminder needs contact data only"
+    );
+    // A wrong secret is an API error with the stable code, not a panic or a transport error.
+    let forged = VaultClient::new(
+        &app.base,
+        Credential::Service {
+            domain: domain.parse().unwrap(),
+            secret: "00".repeat(32),
+        },
+    )
+    .unwrap();
+    match forged
+        .search_patients(&SearchCriterion::Phone("+79135550177".parse().unwrap()).into())
+        .await
+    {
+        Err(vault_wire::ClientError::Api { status: 401, error }) => {
+            assert_eq!(error.code, "unauthenticated")
+        }
+        other => panic!("expected 401, got {other:?}"),
+    }
+}
+
+/// PostgreSQL goes away under a running vault: requests get 503, readiness says so, no panic.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn database_down_is_a_503() {
+    let app = TestApp::spawn(Backend::Postgres).await;
+    let token = app.register(identity()).await;
+    let name = app.db.url.rsplit('/').next().unwrap().to_string();
+    let admin_url = std::env::var("VAULT_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let admin = sqlx::PgPool::connect(&admin_url).await.unwrap();
+    for sql in [
+        format!("ALTER DATABASE {name} ALLOW_CONNECTIONS false"),
+        format!("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"),
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .execute(&admin)
+            .await
+            .unwrap();
+    }
+    let (status, v) = app
+        .post(
+            "/v1/resolve",
+            &app.clinic,
+            json!({"tokens": [token], "fields": ["surname"], "purpose": "scheduling"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{v}");
+    assert!(v["code"].as_str().unwrap().ends_with("_unavailable"), "{v}");
+    let (status, v) = app.call(Method::GET, "/readyz", None, None).await;
+    assert_eq!(
+        (status, v["code"].as_str()),
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Some("database_unavailable")
+        )
+    );
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "ALTER DATABASE {name} ALLOW_CONNECTIONS true"
+    )))
+    .execute(&admin)
+    .await
+    .unwrap();
+    // Back once the database is.
+    let (status, _) = app.call(Method::GET, "/readyz", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+}

@@ -267,6 +267,46 @@ async fn keys_rotate_shows_progress_and_list_shows_protection() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("rotation complete: 0 DEKs rewrapped"));
 }
 
+/// Like [`start`], but keeps every line the server writes, on stdout and stderr.
+fn start_capturing(mut cmd: Command) -> (Child, String, Arc<std::sync::Mutex<Vec<String>>>) {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let captured = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let err_lines = captured.clone();
+    let stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            err_lines.lock().unwrap().push(line);
+        }
+    });
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        let addr = line
+            .split("listening on http://")
+            .nth(1)
+            .map(|rest| rest.split_whitespace().next().unwrap().to_string());
+        captured.lock().unwrap().push(line);
+        if let Some(addr) = addr {
+            let out_lines = captured.clone();
+            std::thread::spawn(move || {
+                for line in lines.map_while(Result::ok) {
+                    out_lines.lock().unwrap().push(line);
+                }
+            });
+            return (child, addr, captured);
+        }
+    }
+    let _ = child.wait();
+    panic!(
+        "vault exited before listening: {:?}",
+        captured.lock().unwrap()
+    );
+}
+
 /// Starts the binary, waits for its "listening on" line and returns the child and address.
 fn start(mut cmd: Command) -> (Child, String, Vec<String>) {
     let mut child = cmd
@@ -394,4 +434,133 @@ fn demo_starts_on_the_embedded_default_and_warns() {
     assert!(!lines.join("\n").contains("demo patients registered"));
     child.kill().unwrap();
     child.wait().unwrap();
+}
+
+/// STYLE 11: a whole flow with distinctive personal data at debug level leaves none of it, and
+/// no token or secret, in anything the vault prints.
+#[tokio::test]
+async fn logs_carry_no_personal_data_or_tokens() {
+    let _turn = turn();
+    let f = Fixture::new();
+    let settings = token_settings("softhsm2.toml");
+    let kek_label = settings.kek_label.clone();
+    Pkcs11Provider::open(settings)
+        .unwrap()
+        .create_kek(KekVersion::FIRST)
+        .unwrap();
+    let cfg = f.token_config(&kek_label, &f.db_url(), "");
+    let out = vault_cmd(&cfg)
+        .args(["service", "issue", "--domain", "clinic-app"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let credential = stdout.split(": ").last().unwrap().trim().to_string();
+    assert!(credential.starts_with("svc.clinic-app."), "{stdout}");
+    let out = vault_cmd(&cfg)
+        .args([
+            "staff",
+            "add",
+            "--username",
+            "reception.logs",
+            "--role",
+            "receptionist",
+            "--branch",
+            "b1",
+        ])
+        .env("VAULT_NEW_PASSWORD", "reception password 1")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let (mut child, addr, captured) = start_capturing({
+        let mut c = vault_cmd(&cfg);
+        c.arg("serve").env("RUST_LOG", "debug");
+        c
+    });
+    let http = reqwest::Client::new();
+    let base = format!("http://{addr}");
+    let identity = serde_json::json!({
+        "surname": "Штормовая", "name": "Агриппина", "birth_date": "1977-07-07", "sex": "female",
+        "phones": ["+79245550199"], "snils": "112-233-445 95", "passport": "4506 654321",
+        "email": "agrippina.storm@example.org"
+    });
+    let v: serde_json::Value = http
+        .post(format!("{base}/v1/patients"))
+        .bearer_auth(&credential)
+        .json(&serde_json::json!({"identity": identity}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = v["token"].as_str().unwrap().to_string();
+    for body in [
+        serde_json::json!({"phone": "+79245550199"}),
+        serde_json::json!({"snils": "112-233-445 96"}),
+    ] {
+        http.post(format!("{base}/v1/patients/search"))
+            .bearer_auth(&credential)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+    }
+    http.post(format!("{base}/v1/resolve"))
+        .bearer_auth(&credential)
+        .json(&serde_json::json!({"tokens": [token], "fields": ["surname", "phones", "snils"], "purpose": "scheduling"}))
+        .send()
+        .await
+        .unwrap();
+    let login: serde_json::Value = http
+        .post(format!("{base}/v1/login"))
+        .json(
+            &serde_json::json!({"username": "reception.logs", "password": "reception password 1"}),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let session = login["session"].as_str().unwrap().to_string();
+    http.post(format!("{base}/v1/login"))
+        .json(&serde_json::json!({"username": "Штормовая", "password": "Агриппина-пароль"}))
+        .send()
+        .await
+        .unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+
+    let logs = captured.lock().unwrap().join("\n");
+    assert!(
+        logs.contains("\"level\":\"DEBUG\""),
+        "debug logging was on: {logs}"
+    );
+    let secret = credential.rsplit('.').next().unwrap().to_string();
+    for needle in [
+        "Штормовая",
+        "Агриппина",
+        "9245550199",
+        "112-233-445",
+        "11223344595",
+        "654321",
+        "agrippina",
+        token.as_str(),
+        secret.as_str(),
+        session.as_str(),
+        "reception password",
+    ] {
+        assert!(!logs.contains(needle), "{needle} appears in the logs");
+    }
 }

@@ -78,9 +78,14 @@ fn sqlite_code_unavailable(code: &str) -> bool {
 }
 
 /// PostgreSQL SQLSTATE classes 08 (connection), 53 (insufficient resources: disk full, out of
-/// memory), 57 (operator intervention: shutdown), and 25006 (read-only transaction).
+/// memory), 57 (operator intervention: shutdown, cannot connect now), 25006 (read-only
+/// transaction), 3D000 (the database is gone) and 55000 as PostgreSQL raises it when a database
+/// does not accept connections (maintenance, restore).
 fn postgres_code_unavailable(code: &str) -> bool {
-    code.starts_with("08") || code.starts_with("53") || code.starts_with("57") || code == "25006"
+    code.starts_with("08")
+        || code.starts_with("53")
+        || code.starts_with("57")
+        || matches!(code, "25006" | "3D000" | "55000")
 }
 
 /// Rows that decode on both backends.
