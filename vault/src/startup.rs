@@ -50,6 +50,7 @@ pub enum StartupError {
 pub struct Metrics {
     pub registry: Registry,
     pub dek_cache_entries: Gauge,
+    pub http: crate::http::metrics::HttpMetrics,
 }
 
 /// What handlers share.
@@ -241,9 +242,11 @@ impl Application {
             "Patient keys held in memory",
             dek_cache_entries.clone(),
         );
+        let http = crate::http::metrics::HttpMetrics::register(&mut registry);
         let metrics = Metrics {
             registry,
             dek_cache_entries,
+            http,
         };
         Ok(Self {
             listener,

@@ -575,6 +575,10 @@ async fn openapi_lists_every_operation() {
             "{op} missing"
         );
     }
+    // Metrics name route templates, never tokens.
+    let (_, metrics) = app.call(Method::GET, "/metrics", None, None).await;
+    let metrics = metrics.as_str().unwrap().to_string();
+    assert!(metrics.contains("route=\"/openapi.json\""), "{metrics}");
     // Login, logout; the session is dead afterwards.
     let reception = app.staff("reception.2", policy::Role::Receptionist).await;
     let bearer = app.login(&reception).await;

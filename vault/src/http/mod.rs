@@ -7,6 +7,7 @@ pub mod care;
 pub mod error;
 pub mod health;
 pub mod json;
+pub mod metrics;
 pub mod openapi;
 pub mod patients;
 pub mod records;
@@ -74,6 +75,10 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/v1/break-glass/{grant_id}/end",
             post(care::end_break_glass),
         )
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ))
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
         .with_state(state)
 }
