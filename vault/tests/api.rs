@@ -901,3 +901,38 @@ async fn database_down_is_a_503() {
     let (status, _) = app.call(Method::GET, "/readyz", None, None).await;
     assert_eq!(status, StatusCode::OK);
 }
+
+/// The KEK disappears from the token under a running vault: a cold open is a 503 naming the
+/// key store, the data stays sealed, nothing panics.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn key_store_loss_is_a_503() {
+    use vault::keys::KeyProvider;
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let token = app.register(identity()).await;
+    let mut settings = support::token_settings("softhsm2.toml");
+    settings.kek_label = app.kek_label.clone();
+    vault::keys::pkcs11::Pkcs11Provider::open(settings)
+        .unwrap()
+        .destroy_kek(vault::keys::KekVersion::FIRST)
+        .unwrap();
+    // Past the cache TTL, the patient's DEK must come from the token again.
+    app.clock.advance(std::time::Duration::from_secs(301));
+    let (status, v) = app
+        .post(
+            "/v1/resolve",
+            &app.clinic,
+            json!({"tokens": [token], "fields": ["surname"], "purpose": "scheduling"}),
+        )
+        .await;
+    assert_eq!(
+        (status, v["code"].as_str()),
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Some("key_store_unavailable")
+        ),
+        "{v}"
+    );
+    assert!(!v.to_string().contains("Зюзикова"));
+    let (status, _) = app.call(Method::GET, "/readyz", None, None).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+}

@@ -33,6 +33,8 @@ pub struct TestApp {
     pub state: Arc<AppState>,
     pub db: TestDb,
     pub clinic: String,
+    /// The label base of this app's KEKs in the test token.
+    pub kek_label: String,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
@@ -76,7 +78,7 @@ impl TestApp {
                 module: std::env::var("VAULT_HSM_MODULE").unwrap().into(),
                 token_label: std::env::var("VAULT_HSM_TOKEN_LABEL").unwrap(),
                 pin_env: "VAULT_HSM_PIN".into(),
-                kek_label,
+                kek_label: kek_label.clone(),
                 profile: workspace_path("hsm-config/softhsm2.toml"),
                 sessions: 4,
             },
@@ -102,6 +104,7 @@ impl TestApp {
             state,
             db,
             clinic,
+            kek_label,
             shutdown: Some(tx),
         }
     }
