@@ -36,6 +36,33 @@ struct FileConfig {
     #[serde(default)]
     database: DatabaseSection,
     keys: KeysSection,
+    #[serde(default)]
+    audit: AuditSection,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuditSection {
+    #[serde(default = "default_checkpoint_events")]
+    checkpoint_every_events: i64,
+    #[serde(default = "default_checkpoint_seconds")]
+    checkpoint_every_seconds: u64,
+}
+
+impl Default for AuditSection {
+    fn default() -> Self {
+        Self {
+            checkpoint_every_events: default_checkpoint_events(),
+            checkpoint_every_seconds: default_checkpoint_seconds(),
+        }
+    }
+}
+
+fn default_checkpoint_events() -> i64 {
+    1000
+}
+fn default_checkpoint_seconds() -> u64 {
+    60
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -146,6 +173,8 @@ pub struct Config {
     pub cache_capacity: usize,
     pub cache_ttl: Duration,
     pub provider: ProviderConfig,
+    /// When the audit writer signs the chain head.
+    pub checkpoint: crate::audit::writer::CheckpointPolicy,
 }
 
 #[derive(Debug, Clone)]
@@ -294,6 +323,10 @@ impl Config {
             cache_capacity: file.keys.cache.capacity,
             cache_ttl: Duration::from_secs(file.keys.cache.ttl_seconds),
             provider,
+            checkpoint: crate::audit::writer::CheckpointPolicy {
+                every_events: file.audit.checkpoint_every_events.max(1),
+                every: Duration::from_secs(file.audit.checkpoint_every_seconds.max(1)),
+            },
         })
     }
 
@@ -311,6 +344,7 @@ impl Config {
             provider: ProviderConfig::DangerSoft {
                 kek_dir: data_dir.join("danger-soft-kek"),
             },
+            checkpoint: crate::audit::writer::CheckpointPolicy::default(),
         }
     }
 }

@@ -4,6 +4,7 @@
 //! [`keys`] (the key hierarchy), [`crypto`] (suites and envelopes), [`store`] (all SQL),
 //! [`domain`] (rules), [`http`] (handlers), [`startup`] and [`config`].
 
+pub mod audit;
 pub mod clock;
 pub mod config;
 pub mod crypto;

@@ -11,6 +11,8 @@ use secrecy::SecretString;
 use thiserror::Error;
 use tokio::net::TcpListener;
 
+use crate::audit::AuditWriter;
+use crate::audit::writer::CheckpointPolicy;
 use crate::clock::Clock;
 use crate::config::{Config, ConfigError, Mode, ProviderConfig};
 use crate::domain::SealedData;
@@ -56,6 +58,7 @@ pub struct Metrics {
 /// What handlers share.
 pub struct AppState {
     pub db: Database,
+    pub audit: AuditWriter,
     pub sealed: Arc<SealedData>,
     pub auth: Arc<Auth>,
     pub patients: Arc<Patients>,
@@ -69,6 +72,7 @@ pub const SESSION_TTL: Duration = Duration::from_secs(30 * 60);
 
 /// The domain services over an opened vault.
 pub struct Services {
+    pub audit: AuditWriter,
     pub auth: Arc<Auth>,
     pub patients: Arc<Patients>,
     pub records: Arc<Records>,
@@ -80,30 +84,52 @@ pub async fn services(
     db: &Database,
     sealed: &Arc<SealedData>,
     clock: Arc<dyn Clock>,
+    checkpoint: CheckpointPolicy,
 ) -> Result<Services, StartupError> {
     let keys = VaultKeys::load_or_create(db, sealed.custody(), clock.unix_seconds())
         .await
         .map_err(|e| StartupError::Service(e.to_string()))?;
+    let provider = sealed.custody().provider().clone();
+    let p = provider.clone();
+    if blocking(move || p.ensure_audit_key()).await? {
+        tracing::info!("created the audit checkpoint key in the key store");
+    }
+    let (audit, _writer) = AuditWriter::start(db.clone(), provider, clock.clone(), checkpoint);
     let policy =
         Arc::new(PolicyEngine::new().map_err(|e| StartupError::Service(format!("policy: {e}")))?);
     let auth = Arc::new(
-        Auth::new(db.clone(), keys.clone(), clock.clone(), SESSION_TTL)
-            .map_err(|e| StartupError::Service(e.to_string()))?,
+        Auth::new(
+            db.clone(),
+            audit.clone(),
+            keys.clone(),
+            clock.clone(),
+            SESSION_TTL,
+        )
+        .map_err(|e| StartupError::Service(e.to_string()))?,
     );
     let patients = Arc::new(Patients::new(
         sealed.clone(),
+        audit.clone(),
         keys,
         policy.clone(),
         clock.clone(),
     ));
     let records = Arc::new(Records::new(
         sealed.clone(),
+        audit.clone(),
         patients.clone(),
         policy.clone(),
         clock.clone(),
     ));
-    let care = Arc::new(Care::new(sealed.clone(), patients.clone(), policy, clock));
+    let care = Arc::new(Care::new(
+        sealed.clone(),
+        audit.clone(),
+        patients.clone(),
+        policy,
+        clock,
+    ));
     Ok(Services {
+        audit,
         auth,
         patients,
         records,
@@ -212,11 +238,12 @@ impl Application {
         let (db, sealed) = open_vault(config, clock.clone()).await?;
         let sealed = Arc::new(sealed);
         let Services {
+            audit,
             auth,
             patients,
             records,
             care,
-        } = services(&db, &sealed, clock).await?;
+        } = services(&db, &sealed, clock, config.checkpoint).await?;
         tracing::info!(key_store = %sealed.custody().provider().describe(), kek = %sealed.custody().current_kek(), "keys ready");
         let listener = TcpListener::bind(config.listen)
             .await
@@ -242,6 +269,16 @@ impl Application {
             "Patient keys held in memory",
             dek_cache_entries.clone(),
         );
+        registry.register(
+            "audit_batches",
+            "Audit transactions committed by the group writer",
+            audit.batches.clone(),
+        );
+        registry.register(
+            "audit_events",
+            "Audit events committed by the group writer",
+            audit.events.clone(),
+        );
         let http = crate::http::metrics::HttpMetrics::register(&mut registry);
         let metrics = Metrics {
             registry,
@@ -252,6 +289,7 @@ impl Application {
             listener,
             state: Arc::new(AppState {
                 db,
+                audit,
                 sealed,
                 auth,
                 patients,

@@ -564,3 +564,78 @@ async fn logs_carry_no_personal_data_or_tokens() {
         assert!(!logs.contains(needle), "{needle} appears in the logs");
     }
 }
+
+/// `vault audit verify` on a database file: exit 0 and PASS when intact; exit 1 naming the
+/// first altered event after an edit behind the vault's back.
+#[tokio::test]
+async fn audit_verify_exit_code_says_pass_or_fail() {
+    let _turn = turn();
+    let f = Fixture::new();
+    let settings = token_settings("softhsm2.toml");
+    let kek_label = settings.kek_label.clone();
+    let provider = Arc::new(Pkcs11Provider::open(settings).unwrap());
+    provider.create_kek(KekVersion::FIRST).unwrap();
+    provider.ensure_audit_key().unwrap();
+    let db = vault::store::Database::connect(&f.db_url(), 2)
+        .await
+        .unwrap();
+    db.migrate().await.unwrap();
+    let (writer, _task) = vault::audit::AuditWriter::start(
+        db.clone(),
+        provider,
+        support::test_clock(),
+        vault::audit::writer::CheckpointPolicy {
+            every_events: 3,
+            every: std::time::Duration::from_secs(60),
+        },
+    );
+    for i in 0..7 {
+        let row = vault::store::audit::AuditRow {
+            at: 1_800_000_000 + i,
+            request_id: format!("r{i}"),
+            principal: "service:clinic-app".into(),
+            role: "service".into(),
+            branch: None,
+            action: "search".into(),
+            patient_token: None,
+            purpose: None,
+            reason_code: None,
+            decision: "permit".into(),
+            reasons: String::new(),
+            client_addr: None,
+        };
+        writer.record(vec![row]).await.unwrap();
+    }
+    let cfg = f.token_config(&kek_label, "sqlite://unused.db", "");
+    let out = vault_cmd(&cfg)
+        .args(["audit", "verify", "--database", &f.db_url()])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("7 events, 2 checkpoints") && stdout.contains("PASS"),
+        "{stdout}"
+    );
+
+    if let vault::store::Database::Sqlite(p) = &db {
+        for sql in [
+            "DROP TRIGGER audit_events_append_only_update",
+            "UPDATE audit_events SET decision = 'deny' WHERE seq = 2",
+        ] {
+            sqlx::query(sql).execute(p).await.unwrap();
+        }
+    }
+    let out = vault_cmd(&cfg)
+        .args(["audit", "verify", "--database", &f.db_url()])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("FAIL: event 2 was altered"), "{stdout}");
+}

@@ -153,7 +153,7 @@ impl Records {
         stored.chunk_count = idx + 1;
         store::attachments::finish(&mut tx, attachment, stored.size_bytes, stored.chunk_count)
             .await?;
-        store::audit::insert(&mut tx, &[row]).await?;
+        self.audit.append_in(&mut tx, &[row]).await?;
         tx.commit().await?;
         Ok(stored)
     }

@@ -17,6 +17,7 @@ use thiserror::Error;
 use totp_rs::{Algorithm, Builder, Secret, Totp};
 use zeroize::Zeroizing;
 
+use crate::audit::AuditWriter;
 use crate::clock::Clock;
 use crate::domain::audit::{AuditTrail, Outcome};
 use crate::domain::principal::{
@@ -64,6 +65,7 @@ struct Throttle {
 
 pub struct Auth {
     db: Database,
+    audit: AuditWriter,
     keys: Arc<VaultKeys>,
     clock: Arc<dyn Clock>,
     session_ttl: Duration,
@@ -111,6 +113,7 @@ fn owner_of(staff_id: &str) -> Result<RecordId, AuthError> {
 impl Auth {
     pub fn new(
         db: Database,
+        audit: AuditWriter,
         keys: Arc<VaultKeys>,
         clock: Arc<dyn Clock>,
         session_ttl: Duration,
@@ -118,6 +121,7 @@ impl Auth {
         let decoy_hash = hash_password("decoy password that matches nothing")?;
         Ok(Self {
             db,
+            audit,
             keys,
             clock,
             session_ttl,
@@ -337,9 +341,7 @@ impl Auth {
                 client_addr: meta.client_addr.clone(),
             },
         };
-        let mut tx = self.db.begin().await?;
-        store::audit::insert(&mut tx, &[row]).await?;
-        tx.commit().await
+        self.audit.record(vec![row]).await
     }
 
     /// The principal behind an `Authorization: Bearer` value.
@@ -391,14 +393,18 @@ impl Auth {
             meta,
             at: now,
         };
-        let mut tx = self.db.begin().await?;
-        store::audit::insert(
-            &mut tx,
-            &[trail.event("logout", None, None, None, Outcome::Success, &[])],
-        )
-        .await?;
-        tx.commit().await?;
+        // Revoke first: the audit then records a sign-out that happened.
         store::staff::revoke_session(&self.db, &sha256(bearer.as_bytes()), now).await?;
+        self.audit
+            .record(vec![trail.event(
+                "logout",
+                None,
+                None,
+                None,
+                Outcome::Success,
+                &[],
+            )])
+            .await?;
         Ok(())
     }
 

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use policy::{Action, PolicyEngine};
 
+use crate::audit::AuditWriter;
 use crate::clock::Clock;
 use crate::crypto::SealContext;
 use crate::domain::audit::{AuditTrail, Outcome};
@@ -43,6 +44,7 @@ pub struct GrantInfo {
 
 pub struct Care {
     sealed: Arc<SealedData>,
+    audit: AuditWriter,
     patients: Arc<Patients>,
     policy: Arc<PolicyEngine>,
     clock: Arc<dyn Clock>,
@@ -51,12 +53,14 @@ pub struct Care {
 impl Care {
     pub fn new(
         sealed: Arc<SealedData>,
+        audit: AuditWriter,
         patients: Arc<Patients>,
         policy: Arc<PolicyEngine>,
         clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
             sealed,
+            audit,
             patients,
             policy,
             clock,
@@ -95,9 +99,7 @@ impl Care {
             &decision.reasons,
         );
         if !decision.allowed {
-            let mut tx = self.sealed.db().begin().await?;
-            store::audit::insert(&mut tx, &[row]).await?;
-            tx.commit().await?;
+            self.audit.record(vec![row]).await?;
             return Err(PatientError::Forbidden {
                 reasons: decision.reasons,
             });
@@ -129,7 +131,7 @@ impl Care {
             &principal.audit_name(),
         )
         .await?;
-        store::audit::insert(&mut tx, &[row]).await?;
+        self.audit.append_in(&mut tx, &[row]).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -154,7 +156,7 @@ impl Care {
             self.clock.unix_seconds(),
         )
         .await?;
-        store::audit::insert(&mut tx, &[row]).await?;
+        self.audit.append_in(&mut tx, &[row]).await?;
         tx.commit().await?;
         Ok(ended)
     }
@@ -223,7 +225,7 @@ impl Care {
             },
         )
         .await?;
-        store::audit::insert(&mut tx, &[row]).await?;
+        self.audit.append_in(&mut tx, &[row]).await?;
         tx.commit().await?;
         tracing::warn!(target: "security", grant_id = %grant_id, reason = reason.code(), "break-glass grant started");
         Ok(GrantInfo {
@@ -265,7 +267,7 @@ impl Care {
             outcome,
             &[format!("grant:{grant_id}")],
         );
-        store::audit::insert(&mut tx, &[row]).await?;
+        self.audit.append_in(&mut tx, &[row]).await?;
         tx.commit().await?;
         Ok(ended)
     }

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use policy::{Action, FieldClass, Obligation, PolicyEngine, Purpose};
 use thiserror::Error;
 
+use crate::audit::AuditWriter;
 use crate::clock::Clock;
 use crate::crypto::SealContext;
 use crate::domain::audit::{AuditTrail, Outcome};
@@ -90,6 +91,7 @@ pub struct ResolvedPatient {
 
 pub struct Patients {
     sealed: Arc<SealedData>,
+    audit: AuditWriter,
     keys: Arc<VaultKeys>,
     policy: Arc<PolicyEngine>,
     clock: Arc<dyn Clock>,
@@ -149,12 +151,14 @@ pub fn mask(value: &serde_json::Value) -> serde_json::Value {
 impl Patients {
     pub fn new(
         sealed: Arc<SealedData>,
+        audit: AuditWriter,
         keys: Arc<VaultKeys>,
         policy: Arc<PolicyEngine>,
         clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
             sealed,
+            audit,
             keys,
             policy,
             clock,
@@ -186,12 +190,7 @@ impl Patients {
             Outcome::Deny,
             &reasons,
         );
-        let written = async {
-            let mut tx = self.sealed.db().begin().await?;
-            store::audit::insert(&mut tx, &[row]).await?;
-            tx.commit().await
-        }
-        .await;
+        let written = self.audit.record(vec![row]).await;
         match written {
             Ok(()) => PatientError::Forbidden { reasons },
             Err(e) => PatientError::Store(e),
@@ -258,7 +257,7 @@ impl Patients {
             Outcome::Permit,
             &decision.reasons,
         );
-        store::audit::insert(&mut tx, &[row]).await?;
+        self.audit.append_in(&mut tx, &[row]).await?;
         tx.commit().await?;
         self.sealed.remember(&new);
         Ok(token)
@@ -379,7 +378,7 @@ impl Patients {
             Outcome::Permit,
             &decision.reasons,
         );
-        store::audit::insert(&mut tx, &[row]).await?;
+        self.audit.append_in(&mut tx, &[row]).await?;
         tx.commit().await?;
         Ok(changed)
     }
@@ -466,7 +465,7 @@ impl Patients {
                 &["no_match".into()],
             ));
         }
-        store::audit::insert(&mut tx, &rows).await?;
+        self.audit.append_in(&mut tx, &rows).await?;
         tx.commit().await?;
         Ok(tokens)
     }
@@ -543,9 +542,7 @@ impl Patients {
             ));
             decisions.insert(token.as_str(), per_class);
         }
-        let mut tx = db.begin().await?;
-        store::audit::insert(&mut tx, &rows).await?;
-        tx.commit().await?;
+        self.audit.record(rows).await?;
 
         // Only now read and open what was allowed.
         let allowed_patients: Vec<PatientId> = tokens

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use policy::{Action, Obligation, PolicyEngine, Purpose};
 use zeroize::Zeroizing;
 
+use crate::audit::AuditWriter;
 use crate::clock::Clock;
 use crate::domain::audit::{AuditTrail, Outcome};
 use crate::domain::patients::{PatientError, Patients};
@@ -17,6 +18,7 @@ use crate::store::{self, StoreError};
 
 pub struct Records {
     sealed: Arc<SealedData>,
+    pub(crate) audit: AuditWriter,
     patients: Arc<Patients>,
     policy: Arc<PolicyEngine>,
     clock: Arc<dyn Clock>,
@@ -47,12 +49,14 @@ impl From<&StoredRecord> for RecordInfo {
 impl Records {
     pub fn new(
         sealed: Arc<SealedData>,
+        audit: AuditWriter,
         patients: Arc<Patients>,
         policy: Arc<PolicyEngine>,
         clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
             sealed,
+            audit,
             patients,
             policy,
             clock,
@@ -119,9 +123,7 @@ impl Records {
             tracing::warn!(target: "security", action = action.as_str(), "break-glass access to a patient's records");
         }
         if !decision.allowed || !extra_audit {
-            let mut tx = self.sealed.db().begin().await?;
-            store::audit::insert(&mut tx, &[row]).await?;
-            tx.commit().await?;
+            self.audit.record(vec![row]).await?;
             if !decision.allowed {
                 return Err(PatientError::Forbidden {
                     reasons: decision.reasons,
@@ -213,7 +215,7 @@ impl Records {
         let audit: Vec<_> = row.into_iter().collect();
         Ok(self
             .sealed
-            .seal_record_as(patient, kind, body, author, &audit)
+            .seal_record_as(patient, kind, body, author, (&self.audit, &audit))
             .await?)
     }
 
@@ -282,7 +284,7 @@ impl Records {
         let audit: Vec<_> = row.into_iter().collect();
         match self
             .sealed
-            .correct_record_as(&latest, body, author, &audit)
+            .correct_record_as(&latest, body, author, (&self.audit, &audit))
             .await
         {
             Err(VaultError::Store(StoreError::Conflict)) => Err(PatientError::Conflict),

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use thiserror::Error;
 use zeroize::Zeroizing;
 
+use crate::audit::AuditWriter;
 use crate::clock::Clock;
 use crate::crypto::{OpenError, SealContext, Suite};
 use crate::ids::{PatientId, RecordId};
@@ -168,7 +169,7 @@ impl SealedData {
             kind,
             body,
             None,
-            &[],
+            None,
         )
         .await
     }
@@ -186,7 +187,7 @@ impl SealedData {
             record,
             version: latest.version + 1,
         };
-        self.write_version(latest.patient, next, &latest.kind, body, None, &[])
+        self.write_version(latest.patient, next, &latest.kind, body, None, None)
             .await
     }
 
@@ -197,13 +198,13 @@ impl SealedData {
         kind: &str,
         body: &[u8],
         author: &str,
-        audit: &[AuditRow],
+        audit: (&AuditWriter, &[AuditRow]),
     ) -> Result<RecordRef, VaultError> {
         let at = RecordRef {
             record: RecordId::random(),
             version: 1,
         };
-        self.write_version(patient, at, kind, body, Some(author), audit)
+        self.write_version(patient, at, kind, body, Some(author), Some(audit))
             .await
     }
 
@@ -213,7 +214,7 @@ impl SealedData {
         latest: &StoredRecord,
         body: &[u8],
         author: &str,
-        audit: &[AuditRow],
+        audit: (&AuditWriter, &[AuditRow]),
     ) -> Result<RecordRef, VaultError> {
         let next = RecordRef {
             record: latest.record,
@@ -225,7 +226,7 @@ impl SealedData {
             &latest.kind,
             body,
             Some(author),
-            audit,
+            Some(audit),
         )
         .await
     }
@@ -237,7 +238,7 @@ impl SealedData {
         kind: &str,
         body: &[u8],
         author: Option<&str>,
-        audit: &[AuditRow],
+        audit: Option<(&AuditWriter, &[AuditRow])>,
     ) -> Result<RecordRef, VaultError> {
         let keys = self.keys(patient, CURRENT_DEK_VERSION).await?;
         let ctx = SealContext {
@@ -260,7 +261,9 @@ impl SealedData {
         };
         let mut tx = self.db.begin().await?;
         store::records::insert(&mut tx, &row).await?;
-        store::audit::insert(&mut tx, audit).await?;
+        if let Some((writer, rows)) = audit {
+            writer.append_in(&mut tx, rows).await?;
+        }
         tx.commit().await?;
         Ok(at)
     }

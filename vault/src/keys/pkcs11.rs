@@ -51,6 +51,7 @@ pub struct Pkcs11Provider {
     // Token object handles are valid for every session of this process; caching them saves a
     // C_FindObjects per unwrap.
     kek_handles: Mutex<HashMap<KekVersion, ObjectHandle>>,
+    audit_handle: Mutex<Option<ObjectHandle>>,
 }
 
 /// C_Initialize may run once per process, but tests and tools may open several providers: one
@@ -173,6 +174,7 @@ impl Pkcs11Provider {
             idle: Mutex::new(vec![session]),
             max_idle_sessions: settings.max_idle_sessions.max(1),
             kek_handles: Mutex::new(HashMap::new()),
+            audit_handle: Mutex::new(None),
         })
     }
 
@@ -243,6 +245,27 @@ impl Pkcs11Provider {
                 self.token_label
             ))),
         }
+    }
+
+    fn audit_label(&self) -> String {
+        format!("{}-audit-v1", self.kek_label)
+    }
+
+    fn find_audit_key(&self) -> Result<Option<ObjectHandle>, KeyError> {
+        if let Some(h) = *lock(&self.audit_handle) {
+            return Ok(Some(h));
+        }
+        let label = self.audit_label();
+        let found = self.with_session(|s| {
+            s.find_objects(&[
+                Attribute::Class(ObjectClass::SECRET_KEY),
+                Attribute::Token(true),
+                Attribute::Label(label.into_bytes()),
+            ])
+        })?;
+        let handle = found.first().copied();
+        *lock(&self.audit_handle) = handle;
+        Ok(handle)
     }
 
     fn wrap_iv(&self) -> Result<Option<[u8; 8]>, KeyError> {
@@ -442,6 +465,51 @@ impl KeyProvider for Pkcs11Provider {
         let dek = Dek::from_slice(&value);
         value.zeroize();
         dek
+    }
+
+    fn ensure_audit_key(&self) -> Result<bool, KeyError> {
+        let _writing = lock(&TOKEN_OBJECT_WRITES);
+        if self.find_audit_key()?.is_some() {
+            return Ok(false);
+        }
+        let spec = &self.profile.audit_mac;
+        let mut template = vec![
+            Attribute::Class(ObjectClass::SECRET_KEY),
+            Attribute::KeyType(key_type(spec.key_type)?),
+            Attribute::Token(true),
+            Attribute::Private(true),
+            Attribute::Sensitive(true),
+            Attribute::Extractable(false),
+            Attribute::Sign(true),
+            Attribute::Verify(true),
+            Attribute::Encrypt(false),
+            Attribute::Decrypt(false),
+            Attribute::Wrap(false),
+            Attribute::Unwrap(false),
+            Attribute::Derive(false),
+            Attribute::Label(self.audit_label().into_bytes()),
+        ];
+        if let Some(len) = spec.key_len {
+            template.push(Attribute::ValueLen(len.into()));
+        }
+        let mech = match spec.key_gen {
+            0x350 => Mechanism::GenericSecretKeyGen,
+            other => mechanism(other, None)?,
+        };
+        let handle = self.with_session(|s| s.generate_key(&mech, &template))?;
+        *lock(&self.audit_handle) = Some(handle);
+        Ok(true)
+    }
+
+    fn audit_mac(&self, data: &[u8]) -> Result<Vec<u8>, KeyError> {
+        let handle = self.find_audit_key()?.ok_or_else(|| KeyError::KekMissing {
+            label: self.audit_label(),
+        })?;
+        let mech = match self.profile.audit_mac.mechanism {
+            0x251 => Mechanism::Sha256Hmac,
+            other => mechanism(other, None)?,
+        };
+        self.with_session(|s| s.sign(&mech, handle, data))
     }
 
     fn describe_kek(&self, version: KekVersion) -> Result<String, KeyError> {

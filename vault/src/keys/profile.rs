@@ -17,6 +17,7 @@ pub struct Profile {
     pub name: String,
     pub description: String,
     pub kek: KekSpec,
+    pub audit_mac: AuditMacSpec,
     /// Every mechanism the vault uses on this token.
     pub required: Vec<RequiredMechanism>,
 }
@@ -38,6 +39,16 @@ pub struct KekSpec {
     pub wrap_iv_len: usize,
     /// CKA_KEY_TYPE given to a DEK while it is a session object in the token.
     pub dek_key_type: u64,
+}
+
+/// The key that signs audit-chain checkpoints: generated in the token, used only to sign.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditMacSpec {
+    pub key_type: u64,
+    pub key_gen: u64,
+    pub key_len: Option<u64>,
+    pub mechanism: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -122,6 +133,14 @@ mod tests {
         let missing = gost.first_missing(&softhsm_offers).unwrap();
         assert!(missing.name.starts_with("CKM_"), "{missing:?}");
         let soft = profile("softhsm2.toml");
-        assert!(soft.first_missing(&[0x1080, 0x210A, 0x251]).is_none());
+        assert!(
+            soft.first_missing(&[0x1080, 0x210A, 0x350, 0x251])
+                .is_none()
+        );
+        assert_eq!(
+            soft.first_missing(&[0x1080, 0x210A, 0x350])
+                .map(|m| m.name.as_str()),
+            Some("CKM_SHA256_HMAC")
+        );
     }
 }

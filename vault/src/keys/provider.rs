@@ -23,6 +23,13 @@ pub trait KeyProvider: Send + Sync + 'static {
     /// [`KeyError::Unwrap`]; a missing KEK is [`KeyError::KekMissing`].
     fn unwrap(&self, kek: KekVersion, wrapped: &[u8]) -> Result<Dek, KeyError>;
 
+    /// Creates the audit checkpoint key if there is none; returns whether it created one.
+    fn ensure_audit_key(&self) -> Result<bool, KeyError>;
+
+    /// MAC over audit-chain data with the checkpoint key (HMAC-SHA256, or HMAC-Streebog-256 on
+    /// a GOST token or under the GOST suite). The key never leaves the key store.
+    fn audit_mac(&self, data: &[u8]) -> Result<Vec<u8>, KeyError>;
+
     /// How a KEK version is protected, in words, for `vault keys list`.
     fn describe_kek(&self, version: KekVersion) -> Result<String, KeyError> {
         let _ = version;

@@ -18,6 +18,7 @@ use super::{Dek, KekVersion, KeyError, KeyProvider};
 use crate::crypto::Suite;
 
 const FORMAT_KWP: u8 = 1;
+const AUDIT_KEY_FILE: &str = "audit-mac.key";
 const FORMAT_KEXP15: u8 = 2;
 
 pub struct SoftProvider {
@@ -68,6 +69,26 @@ impl SoftProvider {
         let enc = gost_crypto::kdf_gostr3411_2012_256(kek, b"medikamente kexp15 enc", b"v1");
         (Zeroizing::new(*mac), Zeroizing::new(*enc))
     }
+}
+
+/// Writes 32 random bytes to a new file readable by its owner only; refuses an existing file.
+fn write_new_key_file(path: &Path) -> Result<(), KeyError> {
+    let mut key = Zeroizing::new([0u8; 32]);
+    getrandom::fill(key.as_mut())
+        .map_err(|_| KeyError::Unavailable("the system random source failed".into()))?;
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::AlreadyExists => KeyError::KekExists {
+            label: path.display().to_string(),
+        },
+        _ => KeyError::Unavailable(format!("cannot write {}: {e}", path.display())),
+    })?;
+    file.write_all(key.as_ref())
+        .and_then(|()| file.sync_all())
+        .map_err(|e| KeyError::Unavailable(format!("cannot write {}: {e}", path.display())))
 }
 
 /// RFC 5649 section 4.1: a wrapping holds at least one byte of key, so at least 16 bytes.
@@ -124,23 +145,7 @@ impl KeyProvider for SoftProvider {
     }
 
     fn create_kek(&self, version: KekVersion) -> Result<(), KeyError> {
-        let path = self.path(version);
-        let mut kek = Zeroizing::new([0u8; 32]);
-        getrandom::fill(kek.as_mut())
-            .map_err(|_| KeyError::Unavailable("the system random source failed".into()))?;
-        let mut options = fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut file = options.open(&path).map_err(|e| match e.kind() {
-            std::io::ErrorKind::AlreadyExists => KeyError::KekExists {
-                label: path.display().to_string(),
-            },
-            _ => KeyError::Unavailable(format!("cannot write {}: {e}", path.display())),
-        })?;
-        file.write_all(kek.as_ref())
-            .and_then(|()| file.sync_all())
-            .map_err(|e| KeyError::Unavailable(format!("cannot write {}: {e}", path.display())))
+        write_new_key_file(&self.path(version))
     }
 
     fn wrap(&self, kek: KekVersion, dek: &Dek) -> Result<Vec<u8>, KeyError> {
@@ -172,6 +177,36 @@ impl KeyProvider for SoftProvider {
             }
             _ => Err(KeyError::Unwrap),
         }
+    }
+
+    fn ensure_audit_key(&self) -> Result<bool, KeyError> {
+        if self.dir.join(AUDIT_KEY_FILE).exists() {
+            return Ok(false);
+        }
+        write_new_key_file(&self.dir.join(AUDIT_KEY_FILE))?;
+        Ok(true)
+    }
+
+    fn audit_mac(&self, data: &[u8]) -> Result<Vec<u8>, KeyError> {
+        let path = self.dir.join(AUDIT_KEY_FILE);
+        let key = Zeroizing::new(fs::read(&path).map_err(|_| KeyError::KekMissing {
+            label: path.display().to_string(),
+        })?);
+        let key: &[u8; 32] = key.as_slice().try_into().map_err(|_| {
+            KeyError::Config(format!("{} is not a 32-byte key file", path.display()))
+        })?;
+        Ok(match self.suite {
+            Suite::Aes256GcmSiv => {
+                use hmac::{KeyInit, Mac};
+                #[allow(clippy::expect_used)]
+                // Invariant: HMAC accepts keys of any length.
+                let mut mac = <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(key)
+                    .expect("any key length");
+                mac.update(data);
+                mac.finalize().into_bytes().to_vec()
+            }
+            Suite::GostKuznyechikMgm => gost_crypto::hmac_streebog256(key, data).to_vec(),
+        })
     }
 
     fn destroy_kek(&self, version: KekVersion) -> Result<(), KeyError> {

@@ -1,12 +1,14 @@
-//! Audit events. Append-only: the vault only ever inserts here.
+//! Audit events and chain checkpoints. Append-only: the vault only ever inserts here, and the
+//! database refuses UPDATE and DELETE (migration 0004).
 
-use sea_query::{Iden, Query};
+use sea_query::{Expr, ExprTrait, Iden, Order, Query};
 
-use super::{StoreError, Transaction};
+use super::{Database, StoreError, Transaction};
 
 #[derive(Iden)]
 enum AuditEvents {
     Table,
+    Seq,
     At,
     RequestId,
     Principal,
@@ -19,9 +21,20 @@ enum AuditEvents {
     Decision,
     Reasons,
     ClientAddr,
+    EntryHash,
 }
 
-/// One event as stored. Tokens and codes only, never personal data.
+#[derive(Iden)]
+enum AuditCheckpoints {
+    Table,
+    Seq,
+    HeadHash,
+    Mac,
+    CreatedAt,
+}
+
+/// One event. Tokens and codes only, never personal data.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
 pub struct AuditRow {
     pub at: i64,
     pub request_id: String,
@@ -37,13 +50,66 @@ pub struct AuditRow {
     pub client_addr: Option<String>,
 }
 
-/// Inserts events in the caller's transaction, in order.
-pub async fn insert(tx: &mut Transaction, rows: &[AuditRow]) -> Result<(), StoreError> {
+/// An event with its place in the chain.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct ChainedRow {
+    pub seq: i64,
+    #[sqlx(flatten)]
+    pub row: AuditRow,
+    pub entry_hash: Option<Vec<u8>>,
+}
+
+/// Wraps a failed audit write: whatever the cause (disk full, read-only, a trigger, a lost
+/// connection), an event that cannot be written stops the request.
+fn audit_failure(e: StoreError) -> StoreError {
+    match e {
+        StoreError::Unavailable(e) | StoreError::Other(e) | StoreError::AuditFailed(e) => {
+            StoreError::AuditFailed(e)
+        }
+        other => other,
+    }
+}
+
+/// Serialises audit writers of all replicas on PostgreSQL for the rest of the transaction.
+pub async fn lock_chain(tx: &mut Transaction) -> Result<(), StoreError> {
+    if let Transaction::Postgres(t) = tx {
+        sqlx::query("SELECT pg_advisory_xact_lock(7720011)")
+            .execute(&mut **t)
+            .await
+            .map_err(|e| audit_failure(e.into()))?;
+    }
+    Ok(())
+}
+
+/// The newest event's sequence number and hash.
+pub async fn head(tx: &mut Transaction) -> Result<Option<(i64, Vec<u8>)>, StoreError> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        seq: i64,
+        entry_hash: Option<Vec<u8>>,
+    }
+    let row = tx
+        .fetch_optional::<Row, _>(
+            &Query::select()
+                .columns([AuditEvents::Seq, AuditEvents::EntryHash])
+                .from(AuditEvents::Table)
+                .order_by(AuditEvents::Seq, Order::Desc)
+                .limit(1)
+                .to_owned(),
+        )
+        .await
+        .map_err(audit_failure)?;
+    Ok(row.map(|r| (r.seq, r.entry_hash.unwrap_or_default())))
+}
+
+/// Inserts chained events in the caller's transaction.
+pub async fn insert_chained(tx: &mut Transaction, rows: &[ChainedRow]) -> Result<(), StoreError> {
     if rows.is_empty() {
         return Ok(());
     }
     let mut q = Query::insert();
     q.into_table(AuditEvents::Table).columns([
+        AuditEvents::Seq,
         AuditEvents::At,
         AuditEvents::RequestId,
         AuditEvents::Principal,
@@ -56,9 +122,12 @@ pub async fn insert(tx: &mut Transaction, rows: &[AuditRow]) -> Result<(), Store
         AuditEvents::Decision,
         AuditEvents::Reasons,
         AuditEvents::ClientAddr,
+        AuditEvents::EntryHash,
     ]);
-    for r in rows {
+    for c in rows {
+        let r = &c.row;
         q.values_panic([
+            c.seq.into(),
             r.at.into(),
             r.request_id.clone().into(),
             r.principal.clone().into(),
@@ -71,15 +140,114 @@ pub async fn insert(tx: &mut Transaction, rows: &[AuditRow]) -> Result<(), Store
             r.decision.clone().into(),
             r.reasons.clone().into(),
             r.client_addr.clone().into(),
+            c.entry_hash.clone().into(),
         ]);
     }
-    // Whatever the cause (disk full, read-only, a trigger, a lost connection), an event that
-    // cannot be written stops the request.
-    match tx.execute(&q).await {
-        Ok(_) => Ok(()),
-        Err(StoreError::Unavailable(e) | StoreError::Other(e) | StoreError::AuditFailed(e)) => {
-            Err(StoreError::AuditFailed(e))
-        }
-        Err(other) => Err(other),
-    }
+    tx.execute(&q).await.map_err(audit_failure)?;
+    Ok(())
+}
+
+fn event_columns() -> sea_query::SelectStatement {
+    Query::select()
+        .columns([
+            AuditEvents::Seq,
+            AuditEvents::At,
+            AuditEvents::RequestId,
+            AuditEvents::Principal,
+            AuditEvents::Role,
+            AuditEvents::Branch,
+            AuditEvents::Action,
+            AuditEvents::PatientToken,
+            AuditEvents::Purpose,
+            AuditEvents::ReasonCode,
+            AuditEvents::Decision,
+            AuditEvents::Reasons,
+            AuditEvents::ClientAddr,
+            AuditEvents::EntryHash,
+        ])
+        .from(AuditEvents::Table)
+        .to_owned()
+}
+
+/// Events with `seq > after`, oldest first, at most `limit`.
+pub async fn events_after(
+    db: &Database,
+    after: i64,
+    limit: u64,
+) -> Result<Vec<ChainedRow>, StoreError> {
+    db.fetch_all(
+        &event_columns()
+            .and_where(Expr::col(AuditEvents::Seq).gt(after))
+            .order_by(AuditEvents::Seq, Order::Asc)
+            .limit(limit)
+            .to_owned(),
+    )
+    .await
+}
+
+/// A signed chain head.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct Checkpoint {
+    pub seq: i64,
+    pub head_hash: Vec<u8>,
+    pub mac: Vec<u8>,
+    pub created_at: i64,
+}
+
+pub async fn insert_checkpoint(tx: &mut Transaction, c: &Checkpoint) -> Result<(), StoreError> {
+    tx.execute(
+        &Query::insert()
+            .into_table(AuditCheckpoints::Table)
+            .columns([
+                AuditCheckpoints::Seq,
+                AuditCheckpoints::HeadHash,
+                AuditCheckpoints::Mac,
+                AuditCheckpoints::CreatedAt,
+            ])
+            .values_panic([
+                c.seq.into(),
+                c.head_hash.clone().into(),
+                c.mac.clone().into(),
+                c.created_at.into(),
+            ])
+            .to_owned(),
+    )
+    .await
+    .map_err(audit_failure)?;
+    Ok(())
+}
+
+/// The newest checkpoint, if any.
+pub async fn last_checkpoint(tx: &mut Transaction) -> Result<Option<Checkpoint>, StoreError> {
+    tx.fetch_optional(
+        &Query::select()
+            .columns([
+                AuditCheckpoints::Seq,
+                AuditCheckpoints::HeadHash,
+                AuditCheckpoints::Mac,
+                AuditCheckpoints::CreatedAt,
+            ])
+            .from(AuditCheckpoints::Table)
+            .order_by(AuditCheckpoints::Seq, Order::Desc)
+            .limit(1)
+            .to_owned(),
+    )
+    .await
+    .map_err(audit_failure)
+}
+
+pub async fn checkpoints(db: &Database) -> Result<Vec<Checkpoint>, StoreError> {
+    db.fetch_all(
+        &Query::select()
+            .columns([
+                AuditCheckpoints::Seq,
+                AuditCheckpoints::HeadHash,
+                AuditCheckpoints::Mac,
+                AuditCheckpoints::CreatedAt,
+            ])
+            .from(AuditCheckpoints::Table)
+            .order_by(AuditCheckpoints::Seq, Order::Asc)
+            .to_owned(),
+    )
+    .await
 }

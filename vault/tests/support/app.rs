@@ -74,6 +74,11 @@ impl TestApp {
             suite: Suite::Aes256GcmSiv,
             cache_capacity: 1000,
             cache_ttl: Duration::from_secs(300),
+            // Small, so tests see checkpoints.
+            checkpoint: vault::audit::writer::CheckpointPolicy {
+                every_events: 5,
+                every: Duration::from_secs(60),
+            },
             provider: ProviderConfig::Pkcs11 {
                 module: std::env::var("VAULT_HSM_MODULE").unwrap().into(),
                 token_label: std::env::var("VAULT_HSM_TOKEN_LABEL").unwrap(),

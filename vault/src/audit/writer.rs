@@ -1,0 +1,269 @@
+//! The group-commit audit writer: one task per process takes every queued event, chains and
+//! inserts them in one transaction, and answers each waiting request when its batch commits.
+//! Concurrent requests therefore share one disk flush instead of paying one each, and a request
+//! never goes on before its own events are durable.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use prometheus_client::metrics::counter::Counter;
+use tokio::sync::{mpsc, oneshot};
+
+use super::chain;
+use crate::clock::Clock;
+use crate::keys::KeyProvider;
+use crate::keys::custody::blocking;
+use crate::store::audit::{self, AuditRow, ChainedRow, Checkpoint};
+use crate::store::{Database, StoreError};
+
+/// When to sign the chain head: after this many events, or this long after the last signed
+/// head when events came since.
+#[derive(Clone, Copy, Debug)]
+pub struct CheckpointPolicy {
+    pub every_events: i64,
+    pub every: Duration,
+}
+
+impl Default for CheckpointPolicy {
+    fn default() -> Self {
+        Self {
+            every_events: 1000,
+            every: Duration::from_secs(60),
+        }
+    }
+}
+
+struct Pending {
+    rows: Vec<AuditRow>,
+    done: oneshot::Sender<Result<(), String>>,
+}
+
+/// Events waiting at most this many per transaction.
+const MAX_BATCH_EVENTS: usize = 2048;
+
+#[derive(Clone)]
+pub struct AuditWriter {
+    queue: mpsc::Sender<Pending>,
+    chain: Arc<Chain>,
+    /// Committed group transactions and the events they carried: events / batches is the
+    /// group-commit factor.
+    pub batches: Counter,
+    pub events: Counter,
+}
+
+/// Appends to the chain inside a transaction; shared by the writer task and by writes that
+/// commit their audit events atomically with their data.
+struct Chain {
+    provider: Arc<dyn KeyProvider>,
+    clock: Arc<dyn Clock>,
+    policy: CheckpointPolicy,
+}
+
+struct Task {
+    db: Database,
+    chain: Arc<Chain>,
+    batches: Counter,
+    events: Counter,
+}
+
+fn failed(message: String) -> StoreError {
+    StoreError::AuditFailed(sqlx::Error::Protocol(message))
+}
+
+impl AuditWriter {
+    /// Starts the writer task; it stops when every `AuditWriter` handle is dropped.
+    pub fn start(
+        db: Database,
+        provider: Arc<dyn KeyProvider>,
+        clock: Arc<dyn Clock>,
+        policy: CheckpointPolicy,
+    ) -> (Self, tokio::task::JoinHandle<()>) {
+        let (tx, rx) = mpsc::channel::<Pending>(4096);
+        let chain = Arc::new(Chain {
+            provider,
+            clock,
+            policy,
+        });
+        let (batches, events) = (Counter::default(), Counter::default());
+        let task = Task {
+            db,
+            chain: chain.clone(),
+            batches: batches.clone(),
+            events: events.clone(),
+        };
+        (
+            Self {
+                queue: tx,
+                chain,
+                batches,
+                events,
+            },
+            tokio::spawn(task.run(rx)),
+        )
+    }
+
+    /// Appends events inside the caller's transaction, so they commit (or roll back) with the
+    /// data they describe. Takes the chain lock until that transaction ends.
+    pub async fn append_in(
+        &self,
+        tx: &mut crate::store::Transaction,
+        rows: &[AuditRow],
+    ) -> Result<(), StoreError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        self.chain.append(tx, rows).await
+    }
+
+    /// Writes events durably; returns when they are committed. An error means nothing was
+    /// written and the request must fail (503).
+    pub async fn record(&self, rows: Vec<AuditRow>) -> Result<(), StoreError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let (done, wait) = oneshot::channel();
+        self.queue
+            .send(Pending { rows, done })
+            .await
+            .map_err(|_| failed("the audit writer has stopped".into()))?;
+        match wait.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(message)) => Err(failed(message)),
+            Err(_) => Err(failed("the audit writer has stopped".into())),
+        }
+    }
+}
+
+impl Task {
+    async fn run(self, mut rx: mpsc::Receiver<Pending>) {
+        // The first tick comes a whole period after start, not at once.
+        let every = self.chain.policy.every;
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let first = tokio::select! {
+                next = rx.recv() => match next {
+                    Some(p) => p,
+                    None => return,
+                },
+                _ = tick.tick() => {
+                    if let Err(e) = self.checkpoint_if_due(true).await {
+                        tracing::error!(error = %e, "audit checkpoint failed");
+                    }
+                    continue;
+                }
+            };
+            let mut batch = vec![first];
+            let mut events = batch[0].rows.len();
+            while events < MAX_BATCH_EVENTS {
+                match rx.try_recv() {
+                    Ok(p) => {
+                        events += p.rows.len();
+                        batch.push(p);
+                    }
+                    Err(_) => break,
+                }
+            }
+            let result = self.write(&batch).await;
+            if result.is_ok() {
+                self.batches.inc();
+                self.events.inc_by(events as u64);
+            }
+            if let Err(e) = &result {
+                tracing::error!(error = %e, events, "audit batch not written; its requests fail closed");
+            }
+            for p in batch {
+                let _ = p
+                    .done
+                    .send(result.as_ref().map(|_| ()).map_err(|e| e.to_string()));
+            }
+        }
+    }
+
+    /// Chains and inserts one batch; retries once when another replica took the same sequence
+    /// numbers (SQLite has no cross-process advisory lock).
+    async fn write(&self, batch: &[Pending]) -> Result<(), StoreError> {
+        match self.write_once(batch).await {
+            Err(StoreError::Conflict) => self.write_once(batch).await,
+            other => other,
+        }
+    }
+
+    async fn write_once(&self, batch: &[Pending]) -> Result<(), StoreError> {
+        let rows: Vec<AuditRow> = batch.iter().flat_map(|p| p.rows.iter().cloned()).collect();
+        let mut tx = self.db.begin().await?;
+        self.chain.append(&mut tx, &rows).await?;
+        tx.commit().await
+    }
+
+    /// The timer's checkpoint: signs the current head if events came since the last one.
+    async fn checkpoint_if_due(&self, timer: bool) -> Result<(), StoreError> {
+        let mut tx = self.db.begin().await?;
+        audit::lock_chain(&mut tx).await?;
+        if let Some((seq, head)) = audit::head(&mut tx).await? {
+            self.chain.checkpoint_in(&mut tx, seq, &head, timer).await?;
+        }
+        tx.commit().await
+    }
+}
+
+impl Chain {
+    async fn append(
+        &self,
+        tx: &mut crate::store::Transaction,
+        rows: &[AuditRow],
+    ) -> Result<(), StoreError> {
+        audit::lock_chain(tx).await?;
+        let (mut seq, mut prev) = audit::head(tx)
+            .await?
+            .unwrap_or((0, chain::GENESIS.to_vec()));
+        let mut chained = Vec::with_capacity(rows.len());
+        for row in rows {
+            seq += 1;
+            let hash = chain::entry_hash(&prev, seq, row);
+            chained.push(ChainedRow {
+                seq,
+                row: row.clone(),
+                entry_hash: Some(hash.clone()),
+            });
+            prev = hash;
+        }
+        audit::insert_chained(tx, &chained).await?;
+        self.checkpoint_in(tx, seq, &prev, false).await
+    }
+
+    /// Signs the head in `tx` if enough events or time passed since the last checkpoint.
+    async fn checkpoint_in(
+        &self,
+        tx: &mut crate::store::Transaction,
+        seq: i64,
+        head: &[u8],
+        timer: bool,
+    ) -> Result<(), StoreError> {
+        let last = audit::last_checkpoint(tx).await?;
+        let now = self.clock.unix_seconds();
+        let since = last.as_ref().map_or(0, |c| c.seq);
+        let age = last.as_ref().map_or(i64::MAX, |c| now - c.created_at);
+        let every = i64::try_from(self.policy.every.as_secs()).unwrap_or(i64::MAX);
+        let due =
+            seq > since && (seq - since >= self.policy.every_events || (timer && age >= every));
+        if !due {
+            return Ok(());
+        }
+        let message = chain::checkpoint_message(seq, head);
+        let provider = self.provider.clone();
+        let mac = blocking(move || provider.audit_mac(&message))
+            .await
+            .map_err(|e| failed(e.to_string()))?;
+        audit::insert_checkpoint(
+            tx,
+            &Checkpoint {
+                seq,
+                head_hash: head.to_vec(),
+                mac,
+                created_at: now,
+            },
+        )
+        .await
+    }
+}

@@ -1,0 +1,296 @@
+//! The tamper-evident audit on both backends: edits, deletions, reorderings, insertions and a
+//! rewrite with recomputed hashes are each named by `verify` at the right event or checkpoint;
+//! the database refuses UPDATE and DELETE; concurrent events share group commits.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests stop at the first fault
+
+mod support;
+
+use serde_json::json;
+use support::app::{TestApp, identity};
+use vault::audit::chain;
+use vault::audit::verify::{ChainFault, CheckpointFault, VerifyReport, verify};
+use vault::store::Backend;
+use vault::store::audit::AuditRow;
+
+async fn check(app: &TestApp) -> VerifyReport {
+    verify(&app.db.db, app.state.sealed.custody().provider().clone())
+        .await
+        .unwrap()
+}
+
+/// What an attacker with database rights does first: switch the append-only guard off.
+async fn disable_guards(app: &TestApp, backend: Backend) {
+    match backend {
+        Backend::Sqlite => {
+            for t in [
+                "audit_events_append_only_update",
+                "audit_events_append_only_delete",
+                "audit_checkpoints_append_only_update",
+            ] {
+                app.raw_exec(&format!("DROP TRIGGER {t}")).await;
+            }
+        }
+        Backend::Postgres => {
+            app.raw_exec("ALTER TABLE audit_events DISABLE TRIGGER USER")
+                .await;
+            app.raw_exec("ALTER TABLE audit_checkpoints DISABLE TRIGGER USER")
+                .await;
+        }
+    }
+}
+
+async fn some_events(app: &TestApp) {
+    let token = app.register(identity()).await;
+    for phone in ["+79130000001", "+79130000002", "+79135550177"] {
+        app.post("/v1/patients/search", &app.clinic, json!({"phone": phone}))
+            .await;
+    }
+    for purpose in ["scheduling", "reminder", "receipt", "billing"] {
+        app.post(
+            "/v1/resolve",
+            &app.clinic,
+            json!({"tokens": [token], "fields": ["surname"], "purpose": purpose}),
+        )
+        .await;
+    }
+    let mut second = identity();
+    second["phones"] = json!(["+79135550111"]);
+    second["snils"] = json!("001-001-998 00");
+    app.register(second).await;
+    app.post(
+        "/v1/patients/search",
+        &app.clinic,
+        json!({"phone": "+79135550111"}),
+    )
+    .await;
+}
+
+async fn tampering(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    some_events(&app).await;
+    let clean = check(&app).await;
+    assert!(clean.passed(), "{clean:?}");
+    assert!(clean.events >= 10 && clean.checkpoints >= 2, "{clean:?}");
+    disable_guards(&app, backend).await;
+
+    // Altered.
+    app.raw_exec("UPDATE audit_events SET reasons = reasons || '.' WHERE seq = 3")
+        .await;
+    assert_eq!(
+        check(&app).await.chain,
+        Some(ChainFault::Altered { seq: 3 })
+    );
+
+    // Fresh app for each following case keeps them independent.
+    drop(app);
+    let app = TestApp::spawn(backend).await;
+    some_events(&app).await;
+    disable_guards(&app, backend).await;
+    app.raw_exec("DELETE FROM audit_events WHERE seq = 4").await;
+    assert_eq!(
+        check(&app).await.chain,
+        Some(ChainFault::Removed { first: 4, last: 4 })
+    );
+
+    let app = TestApp::spawn(backend).await;
+    some_events(&app).await;
+    disable_guards(&app, backend).await;
+    app.raw_exec("UPDATE audit_events SET seq = -1 WHERE seq = 5")
+        .await;
+    app.raw_exec("UPDATE audit_events SET seq = 5 WHERE seq = 6")
+        .await;
+    app.raw_exec("UPDATE audit_events SET seq = 6 WHERE seq = -1")
+        .await;
+    assert_eq!(
+        check(&app).await.chain,
+        Some(ChainFault::Reordered { seq: 5 })
+    );
+
+    let app = TestApp::spawn(backend).await;
+    some_events(&app).await;
+    disable_guards(&app, backend).await;
+    let last = app.raw_count("SELECT MAX(seq) FROM audit_events").await;
+    for seq in (7..=last).rev() {
+        app.raw_exec(&format!(
+            "UPDATE audit_events SET seq = {} WHERE seq = {seq}",
+            seq + 1
+        ))
+        .await;
+    }
+    app.raw_exec(
+        "INSERT INTO audit_events (seq, at, request_id, principal, role, action, decision, reasons, entry_hash) \
+         SELECT 7, at, 'forged', principal, role, 'resolve', 'permit', '', entry_hash FROM audit_events WHERE seq = 8",
+    )
+    .await;
+    assert_eq!(
+        check(&app).await.chain,
+        Some(ChainFault::Inserted { seq: 7 })
+    );
+
+    // A careful attacker recomputes every hash after the edit: the chain holds, but the signed
+    // checkpoints do not, and verify names the first one.
+    let app = TestApp::spawn(backend).await;
+    some_events(&app).await;
+    disable_guards(&app, backend).await;
+    app.raw_exec("UPDATE audit_events SET decision = 'deny' WHERE seq = 2")
+        .await;
+    rehash_from(&app, 2).await;
+    let report = check(&app).await;
+    assert_eq!(
+        report.chain, None,
+        "the recomputed chain is self-consistent"
+    );
+    assert_eq!(
+        report.checkpoint_faults.first(),
+        Some(&CheckpointFault::HeadMismatch { seq: 5 }),
+        "{report:?}"
+    );
+
+    // A checkpoint whose signature was replaced.
+    let app = TestApp::spawn(backend).await;
+    some_events(&app).await;
+    disable_guards(&app, backend).await;
+    let first = app
+        .raw_count("SELECT MIN(seq) FROM audit_checkpoints")
+        .await;
+    match backend {
+        Backend::Sqlite => app.raw_exec(&format!("UPDATE audit_checkpoints SET mac = zeroblob(32) WHERE seq = {first}")).await,
+        Backend::Postgres => {
+            app.raw_exec(&format!("UPDATE audit_checkpoints SET mac = decode(repeat('00', 32), 'hex') WHERE seq = {first}")).await
+        }
+    }
+    assert_eq!(
+        check(&app).await.checkpoint_faults,
+        vec![CheckpointFault::BadSignature { seq: first }]
+    );
+}
+on_both_backends!(verify_names_each_kind_of_tampering, tampering);
+
+/// Recomputes `entry_hash` of every event from `from` on, as an attacker who knows the format
+/// (but not the token's key) would.
+async fn rehash_from(app: &TestApp, from: i64) {
+    use vault::store::audit::events_after;
+    let rows = events_after(&app.db.db, 0, 10_000).await.unwrap();
+    let mut prev = chain::GENESIS.to_vec();
+    for r in rows {
+        let hash = if r.seq >= from {
+            chain::entry_hash(&prev, r.seq, &r.row)
+        } else {
+            r.entry_hash.clone().unwrap()
+        };
+        if r.seq >= from {
+            let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
+            let literal = match app.db.db.backend() {
+                Backend::Sqlite => format!("X'{hex}'"),
+                Backend::Postgres => format!("decode('{hex}', 'hex')"),
+            };
+            app.raw_exec(&format!(
+                "UPDATE audit_events SET entry_hash = {literal} WHERE seq = {}",
+                r.seq
+            ))
+            .await;
+        }
+        prev = hash;
+    }
+}
+
+async fn append_only(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    some_events(&app).await;
+    for sql in [
+        "UPDATE audit_events SET decision = 'permit'",
+        "DELETE FROM audit_events WHERE seq = 1",
+    ] {
+        let refused = match &app.db.db {
+            vault::store::Database::Sqlite(p) => sqlx::query(sqlx::AssertSqlSafe(sql))
+                .execute(p)
+                .await
+                .is_err(),
+            vault::store::Database::Postgres(p) => sqlx::query(sqlx::AssertSqlSafe(sql))
+                .execute(p)
+                .await
+                .is_err(),
+        };
+        assert!(refused, "{sql} was allowed");
+    }
+    if let vault::store::Database::Postgres(p) = &app.db.db {
+        // The runtime role has no UPDATE or DELETE on the audit at all, triggers aside.
+        let mut conn = p.acquire().await.unwrap();
+        sqlx::query("SET ROLE vault_runtime")
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+        for sql in [
+            "UPDATE audit_events SET decision = 'permit'",
+            "DELETE FROM audit_events",
+            "TRUNCATE audit_events",
+        ] {
+            let err = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .execute(&mut *conn)
+                .await
+                .unwrap_err();
+            let code = err
+                .as_database_error()
+                .and_then(|e| e.code())
+                .unwrap_or_default()
+                .to_string();
+            assert_eq!(code, "42501", "{sql}: {err}");
+        }
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_events")
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+        assert!(n > 0, "the runtime role can still read");
+        sqlx::query("RESET ROLE").execute(&mut *conn).await.unwrap();
+    }
+    assert!(check(&app).await.passed());
+}
+on_both_backends!(audit_rows_cannot_be_changed_or_deleted, append_only);
+
+fn event(i: usize) -> AuditRow {
+    AuditRow {
+        at: 1_800_000_000,
+        request_id: format!("req-{i}"),
+        principal: "service:clinic-app".into(),
+        role: "service".into(),
+        branch: None,
+        action: "resolve".into(),
+        patient_token: None,
+        purpose: Some("scheduling".into()),
+        reason_code: None,
+        decision: "permit".into(),
+        reasons: "test".into(),
+        client_addr: None,
+    }
+}
+
+async fn group_commit(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let writer = app.state.audit.clone();
+    let before = (writer.batches.get(), writer.events.get());
+    let waits: Vec<_> = (0..200)
+        .map(|i| {
+            let w = writer.clone();
+            tokio::spawn(async move { w.record(vec![event(i)]).await })
+        })
+        .collect();
+    for w in waits {
+        w.await.unwrap().unwrap();
+    }
+    let batches = writer.batches.get() - before.0;
+    let events = writer.events.get() - before.1;
+    assert_eq!(events, 200);
+    assert!(
+        batches < 100,
+        "200 concurrent events took {batches} transactions"
+    );
+    let report = check(&app).await;
+    assert!(report.passed(), "{report:?}");
+    assert_eq!(report.events, 200);
+    // Checkpoints are taken at commit time, at most one per batch.
+    assert!(
+        report.checkpoints >= 1 && report.checkpoints <= batches,
+        "{report:?}"
+    );
+}
+on_both_backends!(concurrent_events_share_commits, group_commit);
