@@ -54,13 +54,13 @@ pub async fn seed(state: &Arc<AppState>) -> Result<Vec<String>, String> {
     }
     let mut lines = Vec::new();
     for (username, role) in DEMO_STAFF {
-        let (_, totp) = state
+        let (staff_id, totp) = state
             .auth
             .add_staff(username, DEMO_PASSWORD, role, "demo-branch")
             .await
             .map_err(|e| e.to_string())?;
         lines.push(format!(
-            "demo staff {username} ({role}), password {DEMO_PASSWORD}"
+            "demo staff {username} ({role}, staff id {staff_id}), password {DEMO_PASSWORD}"
         ));
         if let Some(uri) = totp {
             lines.push(format!("  TOTP for {username}: {uri}"));

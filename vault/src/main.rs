@@ -355,6 +355,14 @@ async fn keys(
                 .await
                 .map_err(|x| e(&x))?;
             let current = sealed.custody().current_kek();
+            // Vault-wide keys (the blind-index and staff-secret root) are wrapped like DEKs: a
+            // KEK version that still wraps one must not be retired either.
+            let vault_keys = vault::store::keys::vault_keys_wrapped_before(
+                &db,
+                KekVersion::new(u32::MAX).unwrap_or(current),
+            )
+            .await
+            .map_err(|x| e(&x))?;
             for v in versions {
                 let up_to = vault::store::keys::count_wrapped_before(&db, v.next()).await;
                 let below = vault::store::keys::count_wrapped_before(&db, v).await;
@@ -367,7 +375,13 @@ async fn keys(
                 let protection = blocking(move || p.describe_kek(v))
                     .await
                     .map_err(|x| e(&x))?;
-                println!("KEK {v}{mark}: wraps {wrapped} DEKs; {protection}");
+                let vault_wide = vault_keys
+                    .iter()
+                    .filter(|k| k.wrapped.kek_version == v)
+                    .count();
+                println!(
+                    "KEK {v}{mark}: wraps {wrapped} DEKs and {vault_wide} vault-wide keys; {protection}"
+                );
             }
             Ok(())
         }

@@ -13,7 +13,8 @@ pub fn init(to_stderr: bool) {
     let builder = tracing_subscriber::fmt()
         .json()
         .with_env_filter(filter)
-        .with_current_span(false);
+        .with_current_span(true)
+        .with_span_list(false);
     // A second call (tests) keeps the first subscriber.
     let _ = if to_stderr {
         builder.with_writer(std::io::stderr).try_init()

@@ -231,6 +231,59 @@ async fn records_with_care_and_break_glass(backend: Backend) {
     );
     let house = app.login(&doctor).await;
     let wilson = app.login(&other).await;
+    // A TOTP code works once (RFC 6238 section 5.2); the next time step gives a new one.
+    let replay = json!({"username": "dr.house", "password": PASSWORD, "totp": app.totp(&doctor)});
+    let (status, _) = app
+        .call(Method::POST, "/v1/login", None, Some(replay))
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "replayed TOTP code accepted"
+    );
+    app.clock.advance(std::time::Duration::from_secs(30));
+    let house = {
+        let _ = house;
+        app.login(&doctor).await
+    };
+
+    // clinic-app can only report real doctors, for bounded windows.
+    let reception = app
+        .staff("reception.book", policy::Role::Receptionist)
+        .await;
+    let now = vault::clock::Clock::unix_seconds(&*app.clock);
+    for (doctor_id, until, code) in [
+        ("no-such-staff".to_string(), now + 3600, "unknown_doctor"),
+        (reception.id.clone(), now + 3600, "unknown_doctor"),
+        (doctor.id.clone(), now + 91 * 24 * 3600, "window_too_long"),
+    ] {
+        let (status, v) = app
+            .call(
+                Method::PUT,
+                "/v1/care-relationships",
+                Some(&app.clinic),
+                Some(json!({"doctor_staff_id": doctor_id, "patient": clinic_token, "from": now, "until": until})),
+            )
+            .await;
+        assert_eq!(
+            (status, v["code"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some(code)),
+            "{v}"
+        );
+    }
+    // A service cannot break the glass, and the refusal is audited.
+    let (status, _) = app
+        .post(
+            "/v1/break-glass",
+            &app.clinic,
+            json!({"patient": clinic_token, "reason": "BTG", "justification": "service tries it"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        app.raw_count("SELECT COUNT(*) FROM audit_events WHERE action = 'start_break_glass' AND decision = 'deny'").await,
+        1
+    );
 
     // No appointment yet: no patients in care.
     let (_, v) = app.get("/v1/me/patients", &house).await;
@@ -365,10 +418,20 @@ async fn records_with_care_and_break_glass(backend: Backend) {
         "{audit}"
     );
     assert!(!audit.contains("MARKER-8841") && !audit.contains("Unconscious"));
+    // The start and the read under the ETREAT grant carry its code; the read names the grant.
     let n = app
-        .raw_count("SELECT COUNT(*) FROM audit_events WHERE reason_code = 'BTG'")
+        .raw_count("SELECT COUNT(*) FROM audit_events WHERE reason_code = 'ETREAT'")
         .await;
-    assert!(n >= 2, "reads under break-glass are marked: {n}");
+    assert!(n >= 2, "start and read under the grant: {n}");
+    let n = app
+        .raw_count(&format!(
+            "SELECT COUNT(*) FROM audit_events WHERE action = 'read_record' AND reasons LIKE '%grant:{grant}%'"
+        ))
+        .await;
+    assert_eq!(
+        n, 1,
+        "the one read inside the ETREAT window names its grant"
+    );
 }
 on_both_backends!(
     records_need_care_or_break_glass,
@@ -435,7 +498,7 @@ async fn bad_input(backend: Backend) {
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
     assert!(v["message"].as_str().unwrap().contains("blood_type"), "{v}");
-    let (status, _) = app
+    let (status, v) = app
         .post(
             "/v1/patients/search",
             &app.clinic,
@@ -443,6 +506,7 @@ async fn bad_input(backend: Backend) {
         )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(!v.to_string().contains("79130000000"), "number echoed: {v}");
     let (status, v) = app
         .post("/v1/patients/search", &app.clinic, json!({}))
         .await;

@@ -251,12 +251,12 @@ async fn keys_rotate_shows_progress_and_list_shows_protection() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         stdout.contains(
-            "KEK v1: wraps 0 DEKs; in token: sensitive, non-extractable, wrap/unwrap only"
+            "KEK v1: wraps 0 DEKs and 0 vault-wide keys; in token: sensitive, non-extractable, wrap/unwrap only"
         ),
         "{stdout}"
     );
     assert!(
-        stdout.contains("KEK v2 (current): wraps 5 DEKs"),
+        stdout.contains("KEK v2 (current): wraps 5 DEKs and 0 vault-wide keys"),
         "{stdout}"
     );
 

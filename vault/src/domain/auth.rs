@@ -70,6 +70,8 @@ pub struct Auth {
     clock: Arc<dyn Clock>,
     session_ttl: Duration,
     throttle: Mutex<Throttle>,
+    /// The last TOTP time step accepted per staff member, so a code works once.
+    totp_steps: Mutex<HashMap<String, u64>>,
     /// A valid hash to verify against when the username is unknown, so timing does not tell
     /// which usernames exist.
     decoy_hash: String,
@@ -126,6 +128,7 @@ impl Auth {
             clock,
             session_ttl,
             throttle: Mutex::new(Throttle::default()),
+            totp_steps: Mutex::new(HashMap::new()),
             decoy_hash,
         })
     }
@@ -280,7 +283,17 @@ impl Auth {
                 .open_staff_secret(&owner_of(&row.staff_id)?, "totp", sealed)
                 .map_err(|_| AuthError::Invalid("stored TOTP seed could not be opened".into()))?;
             let now = u64::try_from(self.clock.unix_seconds()).unwrap_or(0);
-            if totp_for(&seed)?.check(code, now).is_none() {
+            // RFC 6238 section 5.2: a code is accepted once; a replay within its window fails.
+            let fresh = totp_for(&seed)?.check(code, now).is_some_and(|step| {
+                let mut used = self.totp_steps.lock().unwrap_or_else(|p| p.into_inner());
+                let last = used.entry(row.staff_id.clone()).or_insert(0);
+                let fresh = step > *last;
+                if fresh {
+                    *last = step;
+                }
+                fresh
+            });
+            if !fresh {
                 self.note_failure(username);
                 self.audit_login(Some(&principal), meta, Outcome::Failure, "bad_totp")
                     .await?;

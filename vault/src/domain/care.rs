@@ -16,6 +16,10 @@ use crate::ids::RecordId;
 use crate::keys::dek::SubkeyPurpose;
 use crate::store;
 
+/// A reported care relationship covers at most this long (an inpatient stay); longer care is
+/// reported again, so access never stays open by accident.
+pub const MAX_RELATIONSHIP_SECONDS: i64 = 90 * 24 * 3600;
+
 pub const DEFAULT_BREAK_GLASS: Duration = Duration::from_secs(60 * 60);
 pub const MAX_BREAK_GLASS: Duration = Duration::from_secs(4 * 60 * 60);
 
@@ -117,9 +121,20 @@ impl Care {
         from: i64,
         until: i64,
     ) -> Result<(), PatientError> {
-        let (row, _) = self
+        let (mut row, _) = self
             .decide(principal, meta, token, Action::ReportCareRelationship, None)
             .await?;
+        // Only a doctor can be in a care relationship: a typo must not open records to anyone.
+        let is_doctor = store::staff::staff_by_id(self.sealed.db(), doctor)
+            .await?
+            .is_some_and(|s| s.role == policy::Role::Doctor.as_str() && s.disabled_at.is_none());
+        if !is_doctor {
+            return Err(PatientError::UnknownDoctor);
+        }
+        if until - from > MAX_RELATIONSHIP_SECONDS {
+            return Err(PatientError::WindowTooLong);
+        }
+        row.reasons = format!("{}; doctor:{doctor}; window:{from}-{until}", row.reasons);
         let patient = self.patients.patient_of(principal, token).await?;
         let mut tx = self.sealed.db().begin().await?;
         store::care::put_care_relationship(
@@ -144,9 +159,10 @@ impl Care {
         doctor: &str,
         token: &str,
     ) -> Result<u64, PatientError> {
-        let (row, _) = self
+        let (mut row, _) = self
             .decide(principal, meta, token, Action::ReportCareRelationship, None)
             .await?;
+        row.reasons = format!("{}; doctor:{doctor}; ended", row.reasons);
         let patient = self.patients.patient_of(principal, token).await?;
         let mut tx = self.sealed.db().begin().await?;
         let ended = store::care::end_care_relationships(
@@ -172,11 +188,6 @@ impl Care {
         justification: &str,
         duration: Duration,
     ) -> Result<GrantInfo, PatientError> {
-        let Principal::Staff(staff) = principal else {
-            return Err(PatientError::Forbidden {
-                reasons: vec!["only staff break the glass".into()],
-            });
-        };
         let (mut row, _) = self
             .decide(
                 principal,
@@ -186,6 +197,12 @@ impl Care {
                 Some(reason.code()),
             )
             .await?;
+        let Principal::Staff(staff) = principal else {
+            return Err(PatientError::Forbidden {
+                reasons: vec!["only staff break the glass".into()],
+            });
+        };
+
         let patient = self.patients.patient_of(principal, token).await?;
         let keys = self.sealed.current_keys(patient).await?;
         let grant = RecordId::random();
@@ -241,12 +258,26 @@ impl Care {
         meta: &RequestMeta,
         grant_id: &str,
     ) -> Result<bool, PatientError> {
-        let Principal::Staff(staff) = principal else {
-            return Err(PatientError::Forbidden {
-                reasons: vec!["only staff hold grants".into()],
-            });
-        };
         let now = self.clock.unix_seconds();
+        let Principal::Staff(staff) = principal else {
+            let trail = AuditTrail {
+                principal,
+                meta,
+                at: now,
+            };
+            let reasons = vec!["only staff hold grants".to_owned()];
+            self.audit
+                .record(vec![trail.event(
+                    "end_break_glass",
+                    None,
+                    None,
+                    None,
+                    Outcome::Deny,
+                    &reasons,
+                )])
+                .await?;
+            return Err(PatientError::Forbidden { reasons });
+        };
         let trail = AuditTrail {
             principal,
             meta,

@@ -69,6 +69,10 @@ pub enum PatientError {
     Conflict,
     #[error("a correction must keep the record's kind")]
     KindMismatch,
+    #[error("doctor_staff_id names no active doctor")]
+    UnknownDoctor,
+    #[error("a care relationship may cover at most 90 days")]
+    WindowTooLong,
     #[error(transparent)]
     Vault(#[from] VaultError),
     #[error(transparent)]
@@ -425,6 +429,27 @@ impl Patients {
         patients: &[PatientId],
         reasons: &[String],
     ) -> Result<Vec<String>, PatientError> {
+        // Two searches for the same new patient can race to issue its token: the loser reads
+        // the winner's token and goes on.
+        match self
+            .issue_tokens_once(principal, meta, patients, reasons)
+            .await
+        {
+            Err(PatientError::Store(StoreError::Conflict)) => {
+                self.issue_tokens_once(principal, meta, patients, reasons)
+                    .await
+            }
+            other => other,
+        }
+    }
+
+    async fn issue_tokens_once(
+        &self,
+        principal: &Principal,
+        meta: &RequestMeta,
+        patients: &[PatientId],
+        reasons: &[String],
+    ) -> Result<Vec<String>, PatientError> {
         let db = self.sealed.db();
         let domain = principal.token_domain();
         let known = store::patients::tokens_of(db, domain.as_str(), patients).await?;
@@ -532,11 +557,22 @@ impl Patients {
                 ));
                 per_class.insert(*class, d);
             }
+            let grant = facts.under_break_glass();
+            if let Some(g) = grant {
+                reasons.push(format!("grant:{}", g.grant_id));
+            }
+            if per_class
+                .values()
+                .any(|d| d.obligations.contains(&Obligation::NotifySecurityOfficer))
+            {
+                reasons.push("obligation:notify_security_officer".into());
+                tracing::warn!(target: "security", action = "resolve", "break-glass access to a patient's identity");
+            }
             rows.push(trail.event(
                 Action::Resolve.as_str(),
                 Some(token),
                 Some(purpose.as_str()),
-                None,
+                grant.map(|g| g.reason_code.as_str()),
                 if any { Outcome::Permit } else { Outcome::Deny },
                 &reasons,
             ));
@@ -573,7 +609,19 @@ impl Patients {
             };
             let rows = by_patient.remove(patient).unwrap_or_default();
             let keys = if per_class.values().any(|d| d.allowed) {
-                Some(self.sealed.current_keys(*patient).await?)
+                match self.sealed.current_keys(*patient).await {
+                    Ok(k) => Some(k),
+                    // One destroyed patient does not fail the whole batch.
+                    Err(VaultError::PatientShredded) => {
+                        out.push(ResolvedPatient {
+                            token: token.clone(),
+                            found: false,
+                            fields: BTreeMap::new(),
+                        });
+                        continue;
+                    }
+                    Err(e) => return Err(e.into()),
+                }
             } else {
                 None
             };
@@ -630,9 +678,10 @@ impl Patients {
         meta: &RequestMeta,
     ) -> Result<Vec<String>, PatientError> {
         let Principal::Staff(staff) = principal else {
-            return Err(PatientError::Forbidden {
-                reasons: vec!["only staff have patients in care".into()],
-            });
+            let reasons = vec!["only staff have patients in care".to_owned()];
+            return Err(self
+                .deny(principal, meta, Action::Search, None, reasons)
+                .await);
         };
         let decision = self
             .policy
@@ -688,19 +737,29 @@ impl Patients {
         };
         let db = self.sealed.db();
         let now = self.clock.unix_seconds();
+        let grant = store::care::live_grant(db, &staff.staff_id, patient, now).await?;
         Ok(Facts {
             care: store::care::has_care_relationship(db, &staff.staff_id, patient, now).await?,
-            break_glass: store::care::live_grant(db, &staff.staff_id, patient, now)
-                .await?
-                .is_some(),
+            break_glass: grant.is_some(),
+            grant,
         })
     }
 }
 
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Default, Clone)]
 pub struct Facts {
     pub care: bool,
     pub break_glass: bool,
+    /// The live grant, when there is one.
+    pub grant: Option<store::care::LiveGrant>,
+}
+
+impl Facts {
+    /// The grant is what allows the access (no care relationship): the audit row carries its
+    /// reason code and id, and the security officer is told.
+    pub fn under_break_glass(&self) -> Option<&store::care::LiveGrant> {
+        self.grant.as_ref().filter(|_| !self.care)
+    }
 }
 
 #[cfg(test)]

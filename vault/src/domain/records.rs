@@ -95,9 +95,13 @@ impl Records {
             meta,
             at: self.clock.unix_seconds(),
         };
-        // Reads under break-glass carry the grant's obligation: say so in the audit row.
-        let reason_code = facts.break_glass.then_some("BTG");
+        // An access the grant allows carries its reason code and id in the audit row.
+        let grant = facts.under_break_glass();
+        let reason_code = grant.map(|g| g.reason_code.as_str());
         let mut reasons = decision.reasons.clone();
+        if let Some(g) = grant {
+            reasons.push(format!("grant:{}", g.grant_id));
+        }
         reasons.extend(
             decision
                 .obligations

@@ -20,18 +20,12 @@ pub struct Caller {
     pub bearer: String,
 }
 
-/// The request id: the caller's `x-request-id` if it is a short token, else a new one.
+/// The request's id (set by [`super::request_id::assign`]) and client address.
 pub fn request_meta(parts: &Parts) -> RequestMeta {
     let request_id = parts
-        .headers
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| {
-            !v.is_empty()
-                && v.len() <= 64
-                && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-        })
-        .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned);
+        .extensions
+        .get::<super::request_id::RequestId>()
+        .map_or_else(|| uuid::Uuid::new_v4().to_string(), |r| r.0.clone());
     let client_addr = parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()

@@ -138,6 +138,18 @@ impl From<PatientError> for ApiError {
                 "a correction must have the same kind as the record it corrects",
             )
             .field("body.kind"),
+            PatientError::UnknownDoctor => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "unknown_doctor",
+                "doctor_staff_id names no active doctor of the vault",
+            )
+            .field("doctor_staff_id"),
+            PatientError::WindowTooLong => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "window_too_long",
+                "a care relationship may cover at most 90 days; report longer care again",
+            )
+            .field("until"),
             PatientError::Vault(v) => v.into(),
             PatientError::Store(s) => s.into(),
         }

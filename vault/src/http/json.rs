@@ -10,23 +10,56 @@ use super::error::ApiError;
 
 pub struct ApiJson<T>(pub T);
 
-/// Replaces quoted values in a serde message: `invalid value: string "Ivanov"` becomes
-/// `invalid value: string "…"`. Field names come in backticks and stay.
+/// Cuts values out of a serde message, keeping field names and what was expected:
+/// `invalid value: string "Ivanov", expected ...` becomes `invalid value: string "…", expected
+/// ...`, and likewise for numbers, characters and booleans (serde quotes those in backticks,
+/// the same way it quotes field names, so the kind word before them tells them apart).
 fn without_values(message: &str) -> String {
+    const BACKTICKED: [&str; 4] = ["integer `", "floating point `", "character `", "boolean `"];
     let mut out = String::with_capacity(message.len());
-    let mut in_quotes = false;
-    for c in message.chars() {
-        if c == '"' {
-            if in_quotes {
+    let mut rest = message;
+    loop {
+        let string_at = rest.find("string \"").map(|i| (i, "string \"", '"'));
+        let tick_at = BACKTICKED
+            .iter()
+            .filter_map(|m| rest.find(m).map(|i| (i, *m, '`')))
+            .min_by_key(|(i, _, _)| *i);
+        let Some((at, marker, close)) = [string_at, tick_at]
+            .into_iter()
+            .flatten()
+            .min_by_key(|(i, _, _)| *i)
+        else {
+            out.push_str(rest);
+            return out;
+        };
+        out.push_str(&rest[..at + marker.len()]);
+        let value = &rest[at + marker.len()..];
+        // A string value may itself contain quotes: it ends at the quote before the parser's
+        // own continuation (", expected" or " at line"), or at the message's last quote.
+        let end = if close == '"' {
+            [
+                value.find("\", expected"),
+                value.find("\" at line"),
+                value.rfind('"'),
+            ]
+            .into_iter()
+            .flatten()
+            .min()
+        } else {
+            value.find('`')
+        };
+        match end {
+            Some(end) => {
                 out.push('…');
+                out.push(close);
+                rest = &value[end + 1..];
             }
-            in_quotes = !in_quotes;
-            out.push(c);
-        } else if !in_quotes {
-            out.push(c);
+            None => {
+                out.push('…');
+                return out;
+            }
         }
     }
-    out
 }
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
@@ -69,5 +102,25 @@ mod tests {
         let cleaned = without_values(m);
         assert!(!cleaned.contains("Ivanov"));
         assert!(cleaned.contains("identity.surname"));
+        assert!(
+            cleaned.contains("expected a name at line 1 column 30"),
+            "{cleaned}"
+        );
+    }
+
+    #[test]
+    fn numbers_and_quoted_quotes_are_cut_too() {
+        let m = "phone: invalid type: integer `79130000000`, expected a phone number at line 1 column 20";
+        let cleaned = without_values(m);
+        assert!(!cleaned.contains("79130000000"), "{cleaned}");
+        assert!(cleaned.contains("expected a phone number"), "{cleaned}");
+        let m = r#"snils: invalid value: string "112"-233-445 95", expected a SNILS at line 1"#;
+        let cleaned = without_values(m);
+        assert!(
+            !cleaned.contains("233") && !cleaned.contains("445"),
+            "{cleaned}"
+        );
+        let m = "unknown field `blood_type`, expected one of `surname`, `name`";
+        assert_eq!(without_values(m), m, "field names stay");
     }
 }

@@ -11,6 +11,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod patients;
 pub mod records;
+pub mod request_id;
 
 use std::sync::Arc;
 
@@ -80,5 +81,6 @@ pub fn router(state: Arc<AppState>) -> Router {
             metrics::track,
         ))
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
+        .layer(axum::middleware::from_fn(request_id::assign))
         .with_state(state)
 }

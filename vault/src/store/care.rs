@@ -152,32 +152,33 @@ pub async fn insert_grant(tx: &mut Transaction, g: &NewGrant<'_>) -> Result<(), 
     Ok(())
 }
 
-/// The id of the staff member's live grant for the patient, if any.
+/// A live break-glass grant: its id and HL7 reason code.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct LiveGrant {
+    pub grant_id: String,
+    pub reason_code: String,
+}
+
+/// The staff member's live grant for the patient, if any.
 pub async fn live_grant(
     db: &Database,
     staff_id: &str,
     patient: PatientId,
     now: i64,
-) -> Result<Option<String>, StoreError> {
-    #[derive(sqlx::FromRow)]
-    struct Row {
-        grant_id: String,
-    }
-    Ok(db
-        .fetch_optional::<Row, _>(
-            &Query::select()
-                .column(BreakGlassGrants::GrantId)
-                .from(BreakGlassGrants::Table)
-                .and_where(Expr::col(BreakGlassGrants::StaffId).eq(staff_id))
-                .and_where(Expr::col(BreakGlassGrants::PatientId).eq(patient.to_string()))
-                .and_where(Expr::col(BreakGlassGrants::StartedAt).lte(now))
-                .and_where(Expr::col(BreakGlassGrants::ExpiresAt).gt(now))
-                .and_where(Expr::col(BreakGlassGrants::EndedAt).is_null())
-                .limit(1)
-                .to_owned(),
-        )
-        .await?
-        .map(|r| r.grant_id))
+) -> Result<Option<LiveGrant>, StoreError> {
+    db.fetch_optional::<LiveGrant, _>(
+        &Query::select()
+            .columns([BreakGlassGrants::GrantId, BreakGlassGrants::ReasonCode])
+            .from(BreakGlassGrants::Table)
+            .and_where(Expr::col(BreakGlassGrants::StaffId).eq(staff_id))
+            .and_where(Expr::col(BreakGlassGrants::PatientId).eq(patient.to_string()))
+            .and_where(Expr::col(BreakGlassGrants::StartedAt).lte(now))
+            .and_where(Expr::col(BreakGlassGrants::ExpiresAt).gt(now))
+            .and_where(Expr::col(BreakGlassGrants::EndedAt).is_null())
+            .limit(1)
+            .to_owned(),
+    )
+    .await
 }
 
 /// Ends a grant early; only its own holder may. Returns whether a live grant was ended.

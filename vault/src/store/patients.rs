@@ -300,7 +300,11 @@ pub async fn delete_blind_indexes(
     Ok(())
 }
 
-/// Live (not shredded) patients whose index of `kind` equals `digest`.
+/// At most this many patients share one exact-match value (a family phone); more is a sign of a
+/// bad index value, not a search result.
+pub const SEARCH_LIMIT: u64 = 50;
+
+/// Patients whose index of `kind` equals `digest` (shredded ones included: the caller filters).
 pub async fn find_by_blind_index(
     db: &Database,
     kind: &str,
@@ -316,7 +320,8 @@ pub async fn find_by_blind_index(
             .from(BlindIndexes::Table)
             .and_where(Expr::col(BlindIndexes::Kind).eq(kind))
             .and_where(Expr::col(BlindIndexes::Digest).eq(digest.to_vec()))
-            .limit(50)
+            .order_by(BlindIndexes::PatientId, sea_query::Order::Asc)
+            .limit(SEARCH_LIMIT)
             .to_owned(),
     )
     .await?
