@@ -38,6 +38,80 @@ struct FileConfig {
     keys: KeysSection,
     #[serde(default)]
     audit: AuditSection,
+    #[serde(default)]
+    alerts: AlertsSection,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AlertsSection {
+    patients_per_hour: Option<usize>,
+    denials_per_10_minutes: Option<usize>,
+    service_tokens_per_minute: Option<usize>,
+    /// "HH:MM-HH:MM", local time, Monday to Saturday.
+    working_hours: Option<String>,
+    utc_offset_minutes: Option<i32>,
+    /// Alerts are also POSTed here as JSON.
+    webhook_url: Option<String>,
+    #[serde(default = "default_scan_seconds")]
+    scan_every_seconds: u64,
+}
+
+impl Default for AlertsSection {
+    fn default() -> Self {
+        Self {
+            patients_per_hour: None,
+            denials_per_10_minutes: None,
+            service_tokens_per_minute: None,
+            working_hours: None,
+            utc_offset_minutes: None,
+            webhook_url: None,
+            scan_every_seconds: default_scan_seconds(),
+        }
+    }
+}
+
+fn default_scan_seconds() -> u64 {
+    10
+}
+
+fn parse_hhmm(s: &str) -> Option<u32> {
+    let (h, m) = s.trim().split_once(':')?;
+    let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
+    (h <= 24 && m < 60 && h * 60 + m <= 24 * 60).then_some(h * 60 + m)
+}
+
+fn alert_rules(section: &AlertsSection) -> Result<crate::audit::alerts::AlertRules, ConfigError> {
+    let mut rules = crate::audit::alerts::AlertRules::default();
+    if let Some(v) = section.patients_per_hour {
+        rules.patients_per_hour = v;
+    }
+    if let Some(v) = section.denials_per_10_minutes {
+        rules.denials_per_10_minutes = v.max(1);
+    }
+    if let Some(v) = section.service_tokens_per_minute {
+        rules.service_tokens_per_minute = v;
+    }
+    if let Some(v) = section.utc_offset_minutes {
+        rules.utc_offset_minutes = v;
+    }
+    if let Some(hours) = &section.working_hours {
+        let parsed = hours
+            .split_once('-')
+            .and_then(|(a, b)| Some((parse_hhmm(a)?, parse_hhmm(b)?)));
+        match parsed {
+            Some((from, until)) if from < until => {
+                rules.working_from = from;
+                rules.working_until = until;
+            }
+            _ => {
+                return Err(ConfigError(format!(
+                    "alerts.working_hours = \"{hours}\" is not a range like \"08:00-21:00\""
+                )));
+            }
+        }
+    }
+    Ok(rules)
 }
 
 #[derive(Debug, Deserialize)]
@@ -175,6 +249,9 @@ pub struct Config {
     pub provider: ProviderConfig,
     /// When the audit writer signs the chain head.
     pub checkpoint: crate::audit::writer::CheckpointPolicy,
+    pub alert_rules: crate::audit::alerts::AlertRules,
+    pub alert_webhook: Option<String>,
+    pub alert_scan_every: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -327,6 +404,9 @@ impl Config {
                 every_events: file.audit.checkpoint_every_events.max(1),
                 every: Duration::from_secs(file.audit.checkpoint_every_seconds.max(1)),
             },
+            alert_rules: alert_rules(&file.alerts)?,
+            alert_webhook: file.alerts.webhook_url.clone(),
+            alert_scan_every: Duration::from_secs(file.alerts.scan_every_seconds.max(1)),
         })
     }
 
@@ -345,6 +425,9 @@ impl Config {
                 kek_dir: data_dir.join("danger-soft-kek"),
             },
             checkpoint: crate::audit::writer::CheckpointPolicy::default(),
+            alert_rules: crate::audit::alerts::AlertRules::default(),
+            alert_webhook: None,
+            alert_scan_every: Duration::from_secs(default_scan_seconds()),
         }
     }
 }
@@ -400,6 +483,21 @@ profile = "hsm-config/softhsm2.toml"
         assert!(err.contains("tokn_label"), "{err}");
         assert!(err.contains("line"), "{err}");
         assert!(!err.contains('\n'), "one line: {err}");
+    }
+
+    #[test]
+    fn alert_thresholds_and_working_hours() {
+        let text =
+            format!("{PKCS11}[alerts]\nworking_hours = \"09:30-18:00\"\npatients_per_hour = 12\n");
+        let c = Config::parse(&text, &no_env).unwrap();
+        assert_eq!(
+            (c.alert_rules.working_from, c.alert_rules.working_until),
+            (570, 1080)
+        );
+        assert_eq!(c.alert_rules.patients_per_hour, 12);
+        let bad = format!("{PKCS11}[alerts]\nworking_hours = \"18:00-09:00\"\n");
+        let err = Config::parse(&bad, &no_env).unwrap_err().0;
+        assert!(err.contains("alerts.working_hours"), "{err}");
     }
 
     #[test]

@@ -84,6 +84,15 @@ enum AuditCommand {
 
 #[derive(Subcommand)]
 enum StaffCommand {
+    /// Record that a member of staff is also a patient (their vault-staff token), so that a
+    /// colleague opening their record raises an alert.
+    LinkPatient {
+        #[arg(long)]
+        username: String,
+        /// The patient's token in the vault-staff domain (from a staff search).
+        #[arg(long)]
+        token: String,
+    },
     /// Add a staff account. The password is read from $VAULT_NEW_PASSWORD or the first line of
     /// standard input; roles that read medical data get a TOTP seed, printed once.
     Add {
@@ -243,6 +252,41 @@ async fn run(cli: Cli) -> Result<(), String> {
             }
             Ok(())
         }
+        Command::Staff {
+            command: StaffCommand::LinkPatient { username, token },
+        } => {
+            let config = Config::load(&cli.config).map_err(|e| err(&e))?;
+            let services = admin_services(&config, clock).await?;
+            let db = vault::store::Database::connect(&config.database_url, 2)
+                .await
+                .map_err(|e| err(&e))?;
+            let staff = vault::store::staff::staff_by_username(&db, &username)
+                .await
+                .map_err(|e| err(&e))?
+                .ok_or_else(|| format!("no staff account {username}"))?;
+            let found = vault::store::patients::patients_by_tokens(
+                &db,
+                "vault-staff",
+                std::slice::from_ref(&token),
+            )
+            .await
+            .map_err(|e| err(&e))?;
+            let (_, patient) = found
+                .first()
+                .ok_or("no patient has this token in the vault-staff domain")?;
+            vault::store::alerts::link_staff_patient(&db, &staff.staff_id, &patient.to_string())
+                .await
+                .map_err(|e| err(&e))?;
+            services
+                .auth
+                .audit_rights("link_staff_patient", &[format!("staff:{}", staff.staff_id)])
+                .await
+                .map_err(|e| err(&e))?;
+            say(&format!(
+                "{username} is linked to their patient record; colleagues opening it raise an alert"
+            ));
+            Ok(())
+        }
         Command::Service {
             command: ServiceCommand::Issue { domain },
         } => {
@@ -386,12 +430,41 @@ async fn keys(
             Ok(())
         }
         KeysCommand::Rotate { batch, resume } => {
-            let (db, sealed) = startup::open_vault(config, clock)
+            let (db, sealed) = startup::open_vault(config, clock.clone())
                 .await
                 .map_err(|x| e(&x))?;
             let custody = sealed.custody();
+            // Key operations are audited like accesses.
+            let p = custody.provider().clone();
+            blocking(move || p.ensure_audit_key())
+                .await
+                .map_err(|x| e(&x))?;
+            let (audit, _task) = vault::audit::AuditWriter::start(
+                db.clone(),
+                custody.provider().clone(),
+                clock.clone(),
+                config.checkpoint,
+            );
+            let key_event = |action: &str, reasons: String| vault::store::audit::AuditRow {
+                at: vault::clock::Clock::unix_seconds(&*clock),
+                request_id: uuid::Uuid::new_v4().to_string(),
+                principal: "operator".into(),
+                role: "operator".into(),
+                branch: None,
+                action: action.into(),
+                patient_token: None,
+                purpose: None,
+                reason_code: None,
+                decision: "success".into(),
+                reasons,
+                client_addr: None,
+            };
             if !resume {
                 let new = rotation::create_next_kek(custody)
+                    .await
+                    .map_err(|x| e(&x))?;
+                audit
+                    .record(vec![key_event("create_kek", format!("kek:{new}"))])
                     .await
                     .map_err(|x| e(&x))?;
                 println!("created KEK {new}; rewrapping DEKs under it");
@@ -404,6 +477,13 @@ async fn keys(
             .map_err(|x| {
                 format!("{x} (progress is kept: run `vault keys rotate --resume` to continue)")
             })?;
+            audit
+                .record(vec![key_event(
+                    "rewrap_keys",
+                    format!("kek:{current}; rewrapped:{}", done.done),
+                )])
+                .await
+                .map_err(|x| e(&x))?;
             println!(
                 "rotation complete: {} DEKs rewrapped, all under KEK {current}",
                 done.done

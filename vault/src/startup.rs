@@ -12,6 +12,7 @@ use thiserror::Error;
 use tokio::net::TcpListener;
 
 use crate::audit::AuditWriter;
+use crate::audit::alerts::{AlertScanner, Notifier};
 use crate::audit::writer::CheckpointPolicy;
 use crate::clock::Clock;
 use crate::config::{Config, ConfigError, Mode, ProviderConfig};
@@ -64,6 +65,10 @@ pub struct AppState {
     pub patients: Arc<Patients>,
     pub records: Arc<Records>,
     pub care: Arc<Care>,
+    pub alerts: Arc<crate::domain::alerts::Alerts>,
+    pub alert_scanner: Arc<AlertScanner>,
+    pub alert_scan_every: Duration,
+    pub clock: Arc<dyn Clock>,
     pub metrics: Metrics,
 }
 
@@ -77,6 +82,7 @@ pub struct Services {
     pub patients: Arc<Patients>,
     pub records: Arc<Records>,
     pub care: Arc<Care>,
+    pub alerts: Arc<crate::domain::alerts::Alerts>,
 }
 
 /// Builds the domain services: vault-wide keys, the policy engine, sign-in.
@@ -125,6 +131,12 @@ pub async fn services(
         sealed.clone(),
         audit.clone(),
         patients.clone(),
+        policy.clone(),
+        clock.clone(),
+    ));
+    let alerts = Arc::new(crate::domain::alerts::Alerts::new(
+        db.clone(),
+        audit.clone(),
         policy,
         clock,
     ));
@@ -134,6 +146,7 @@ pub async fn services(
         patients,
         records,
         care,
+        alerts,
     })
 }
 
@@ -243,7 +256,21 @@ impl Application {
             patients,
             records,
             care,
-        } = services(&db, &sealed, clock, config.checkpoint).await?;
+            alerts,
+        } = services(&db, &sealed, clock.clone(), config.checkpoint).await?;
+        let notifier = match &config.alert_webhook {
+            Some(url) => Notifier::Webhook {
+                url: url.clone(),
+                client: reqwest::Client::new(),
+            },
+            None => Notifier::Log,
+        };
+        let alert_scanner = Arc::new(AlertScanner::new(
+            db.clone(),
+            config.alert_rules.clone(),
+            notifier,
+            clock.clone(),
+        ));
         tracing::info!(key_store = %sealed.custody().provider().describe(), kek = %sealed.custody().current_kek(), "keys ready");
         let listener = TcpListener::bind(config.listen)
             .await
@@ -295,6 +322,10 @@ impl Application {
                 patients,
                 records,
                 care,
+                alerts,
+                alert_scanner,
+                alert_scan_every: config.alert_scan_every,
+                clock,
                 metrics,
             }),
         })
@@ -327,12 +358,19 @@ impl Application {
                 }
             }
         });
+        let scanner = tokio::spawn(
+            self.state
+                .alert_scanner
+                .clone()
+                .run(self.state.alert_scan_every),
+        );
         let app = crate::http::router(self.state.clone());
         let app = app.into_make_service_with_connect_info::<SocketAddr>();
         let served = axum::serve(self.listener, app)
             .with_graceful_shutdown(shutdown)
             .await;
         sweeper.abort();
+        scanner.abort();
         self.state.db.close().await;
         served
     }

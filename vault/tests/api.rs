@@ -1000,3 +1000,52 @@ async fn key_store_loss_is_a_503() {
     let (status, _) = app.call(Method::GET, "/readyz", None, None).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
 }
+
+/// Break-glass raises an alert that the security officer (and only they) can list.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn break_glass_raises_an_alert_for_the_security_officer() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    app.register(identity()).await;
+    let doctor = app.staff("dr.alert", policy::Role::Doctor).await;
+    let officer = app.staff("security.1", policy::Role::SecurityOfficer).await;
+    let bearer = app.login(&doctor).await;
+    let (_, v) = app
+        .post(
+            "/v1/patients/search",
+            &bearer,
+            json!({"snils": "112-233-445 95"}),
+        )
+        .await;
+    let token = v["tokens"][0].as_str().unwrap().to_string();
+    let (status, _) = app
+        .post("/v1/break-glass", &bearer, json!({"patient": token, "reason": "BTG", "justification": "Ambulance brought patient in"}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let raised = app.state.alert_scanner.scan_once().await.unwrap();
+    assert!(
+        raised
+            .iter()
+            .any(|a| a.rule == "break_glass_started" && a.principal == doctor.id),
+        "{raised:?}"
+    );
+    assert!(
+        app.state
+            .alert_scanner
+            .scan_once()
+            .await
+            .unwrap()
+            .is_empty(),
+        "each event is scanned once"
+    );
+
+    let officer_bearer = app.login(&officer).await;
+    let (status, v) = app.get("/v1/alerts", &officer_bearer).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["alerts"][0]["rule"], json!("break_glass_started"));
+    assert!(
+        !v.to_string().contains(&token),
+        "alerts carry no patient token"
+    );
+    let (status, _) = app.get("/v1/alerts", &bearer).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "doctors do not read alerts");
+}

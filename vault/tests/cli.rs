@@ -260,6 +260,14 @@ async fn keys_rotate_shows_progress_and_list_shows_protection() {
         "{stdout}"
     );
 
+    // Key operations are in the audit.
+    let pool = sqlx::SqlitePool::connect(&f.db_url()).await.unwrap();
+    let actions: Vec<String> = sqlx::query_scalar("SELECT action FROM audit_events ORDER BY seq")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert_eq!(actions, ["create_kek", "rewrap_keys"], "{actions:?}");
+    pool.close().await;
     let out = vault_cmd(&cfg)
         .args(["keys", "rotate", "--resume"])
         .output()

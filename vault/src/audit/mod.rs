@@ -2,6 +2,7 @@
 //! ([`chain`]), written by one group-commit writer ([`writer`]) with checkpoints signed by a
 //! key in the token, and checked offline by `vault audit verify` ([`verify`]).
 
+pub mod alerts;
 pub mod chain;
 pub mod trail;
 pub mod verify;

@@ -210,6 +210,16 @@ impl Auth {
             disabled_at: None,
         };
         store::staff::insert_staff(&self.db, &row, self.clock.unix_seconds()).await?;
+        // A change of rights: recorded like every access (FSTEC order 21, RSB).
+        self.audit_rights(
+            "add_staff",
+            &[
+                format!("staff:{staff_id}"),
+                format!("role:{role}"),
+                format!("branch:{branch}"),
+            ],
+        )
+        .await?;
         Ok((staff_id, uri))
     }
 
@@ -227,6 +237,8 @@ impl Auth {
             self.clock.unix_seconds(),
         )
         .await?;
+        self.audit_rights("issue_service_credential", &[format!("domain:{domain}")])
+            .await?;
         Ok(Zeroizing::new(format!(
             "{SERVICE_PREFIX}{domain}.{}",
             secret.as_str()
@@ -353,6 +365,25 @@ impl Auth {
                 reasons: reason.into(),
                 client_addr: meta.client_addr.clone(),
             },
+        };
+        self.audit.record(vec![row]).await
+    }
+
+    /// Records a change of accounts or rights made by the operator (the CLI on the vault host).
+    pub async fn audit_rights(&self, action: &str, reasons: &[String]) -> Result<(), StoreError> {
+        let row = crate::store::audit::AuditRow {
+            at: self.clock.unix_seconds(),
+            request_id: uuid::Uuid::new_v4().to_string(),
+            principal: "operator".into(),
+            role: "operator".into(),
+            branch: None,
+            action: action.into(),
+            patient_token: None,
+            purpose: None,
+            reason_code: None,
+            decision: Outcome::Success.as_str().into(),
+            reasons: reasons.join("; "),
+            client_addr: None,
         };
         self.audit.record(vec![row]).await
     }

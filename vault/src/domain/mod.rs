@@ -1,5 +1,6 @@
 //! The vault's rules, over storage and key custody. Handlers call these; nothing here knows HTTP.
 
+pub mod alerts;
 pub mod attachments;
 pub mod audit;
 pub mod auth;

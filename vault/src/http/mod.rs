@@ -1,5 +1,6 @@
 //! HTTP surface. Handlers extract, call one domain function and map the error.
 
+pub mod alerts;
 pub mod attachments;
 pub mod auth;
 pub mod caller;
@@ -66,6 +67,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/v1/patients/{token}/records/{record_id}/attachments/{attachment_id}",
             get(attachments::download),
         )
+        .route("/v1/alerts", get(alerts::list))
         .route("/v1/care-relationships", put(care::put_relationship))
         .route(
             "/v1/care-relationships/{doctor}/{token}",

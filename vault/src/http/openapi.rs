@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{attachments, auth, care, patients, records};
+use super::{alerts, attachments, auth, care, patients, records};
 
 struct BearerAuth;
 
@@ -28,6 +28,7 @@ impl Modify for BearerAuth {
         attachments::upload, attachments::list, attachments::download,
         care::put_relationship, care::end_relationship, care::start_break_glass, care::end_break_glass,
         auth::login, auth::logout,
+        alerts::list,
     ),
     modifiers(&BearerAuth)
 )]

@@ -147,7 +147,7 @@ pub async fn insert_chained(tx: &mut Transaction, rows: &[ChainedRow]) -> Result
     Ok(())
 }
 
-fn event_columns() -> sea_query::SelectStatement {
+pub(crate) fn event_columns() -> sea_query::SelectStatement {
     Query::select()
         .columns([
             AuditEvents::Seq,

@@ -3,6 +3,7 @@
 //! Every SQL statement of the vault is built in this folder with sea-query, for the backend
 //! at hand, and bound with `sea-query-sqlx`. Callers see typed rows and [`StoreError`].
 
+pub mod alerts;
 pub mod attachments;
 pub mod audit;
 pub mod care;

@@ -79,6 +79,10 @@ impl TestApp {
                 every_events: 5,
                 every: Duration::from_secs(60),
             },
+            alert_rules: vault::audit::alerts::AlertRules::default(),
+            alert_webhook: None,
+            // Tests scan on demand with `state.alert_scanner.scan_once()`.
+            alert_scan_every: Duration::from_secs(3600),
             provider: ProviderConfig::Pkcs11 {
                 module: std::env::var("VAULT_HSM_MODULE").unwrap().into(),
                 token_label: std::env::var("VAULT_HSM_TOKEN_LABEL").unwrap(),

@@ -4,6 +4,7 @@
 //! left out of JSON when absent (and accept `null` on input). Times are `i64` Unix seconds (UTC).
 
 mod access;
+mod alerts;
 mod attachments;
 mod auth;
 mod patients;
@@ -13,6 +14,7 @@ pub(crate) use access::check_staff_id;
 pub use access::{
     BreakGlassGrant, BreakGlassReason, CareRelationshipRequest, StartBreakGlassRequest,
 };
+pub use alerts::{AlertView, ListAlertsResponse};
 pub use attachments::{AttachmentMeta, ListAttachmentsResponse};
 pub use auth::{LoginRequest, LoginResponse};
 pub use patients::{

@@ -531,7 +531,10 @@ mod tests {
         );
         let unknown = err(json!({"tokens": [t], "fields": ["name"], "purpose": "marketing"}));
         assert!(unknown.contains("unknown purpose: use one of"), "{unknown}");
-        assert!(!unknown.contains("marketing"), "the value is not echoed: {unknown}");
+        assert!(
+            !unknown.contains("marketing"),
+            "the value is not echoed: {unknown}"
+        );
         assert!(
             err(json!({"tokens": [t], "fields": ["name"]})).contains("missing field `purpose`")
         );

@@ -1,0 +1,612 @@
+//! Alert rules over the audit stream, and the scanner that runs them.
+//!
+//! The scanner follows the committed audit by sequence number (so it sees every replica's
+//! events, including those written inside data transactions), evaluates the rules over the
+//! new events and the last hour before them, stores each alert and hands it to the notifier.
+//! The rules are pure functions of events and thresholds: tests drive them with fixed times.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::clock::Clock;
+use crate::store::alerts::{self, AlertRow};
+use crate::store::audit::ChainedRow;
+use crate::store::{Database, StoreError};
+
+/// Thresholds, from config `[alerts]`.
+#[derive(Clone, Debug)]
+pub struct AlertRules {
+    /// A member of staff opening more distinct patients than this in an hour.
+    pub patients_per_hour: usize,
+    /// This many denials of one principal within ten minutes.
+    pub denials_per_10_minutes: usize,
+    /// A service resolving more tokens than this in a minute.
+    pub service_tokens_per_minute: usize,
+    /// Working hours, minutes after local midnight, Monday to Saturday; Sunday is off.
+    pub working_from: u32,
+    pub working_until: u32,
+    /// The clinic's offset from UTC in minutes (Moscow: 180).
+    pub utc_offset_minutes: i32,
+}
+
+impl Default for AlertRules {
+    fn default() -> Self {
+        Self {
+            patients_per_hour: 30,
+            denials_per_10_minutes: 5,
+            service_tokens_per_minute: 3000,
+            working_from: 8 * 60,
+            working_until: 21 * 60,
+            utc_offset_minutes: 180,
+        }
+    }
+}
+
+/// Actions that read a patient's personal or medical data.
+const READS: [&str; 5] = [
+    "resolve",
+    "read_record",
+    "list_records",
+    "read_attachment",
+    "read_justification",
+];
+
+/// A rule that fired: what, who, which events, and the window in which it fires only once.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Finding {
+    pub rule: &'static str,
+    pub principal: String,
+    pub seq_first: i64,
+    pub seq_last: i64,
+    pub details: String,
+    /// Seconds during which the same rule does not fire again for the same principal.
+    pub quiet_for: i64,
+}
+
+fn is_staff(e: &ChainedRow) -> bool {
+    !matches!(e.row.role.as_str(), "service" | "none")
+}
+
+fn local_minute_and_weekday(at: i64, offset_minutes: i32) -> (u32, u32) {
+    let local = at + i64::from(offset_minutes) * 60;
+    let minute = u32::try_from(local.rem_euclid(86_400) / 60).unwrap_or(0);
+    // 1970-01-01 was a Thursday (weekday 3 when Monday is 0).
+    let weekday = u32::try_from((local.div_euclid(86_400) + 3).rem_euclid(7)).unwrap_or(0);
+    (minute, weekday)
+}
+
+impl AlertRules {
+    fn after_hours(&self, at: i64) -> bool {
+        let (minute, weekday) = local_minute_and_weekday(at, self.utc_offset_minutes);
+        weekday == 6 || minute < self.working_from || minute >= self.working_until
+    }
+
+    /// Evaluates every rule. `new` are the events not seen before; `window` is every event of
+    /// the hour before the newest one (including `new`). `staff_tokens` maps the tokens of
+    /// patients who are staff to that staff member's id.
+    pub fn evaluate(
+        &self,
+        new: &[ChainedRow],
+        window: &[ChainedRow],
+        staff_tokens: &HashMap<String, String>,
+    ) -> Vec<Finding> {
+        let mut found = Vec::new();
+        let Some(newest) = new.last() else {
+            return found;
+        };
+        let now = newest.row.at;
+        let seqs = |es: &[&ChainedRow]| {
+            (
+                es.iter().map(|e| e.seq).min().unwrap_or(0),
+                es.iter().map(|e| e.seq).max().unwrap_or(0),
+            )
+        };
+        for e in new {
+            let r = &e.row;
+            if r.action == "start_break_glass" && r.decision == "permit" {
+                found.push(Finding {
+                    rule: "break_glass_started",
+                    principal: r.principal.clone(),
+                    seq_first: e.seq,
+                    seq_last: e.seq,
+                    details: format!(
+                        "break-glass grant started, reason {}",
+                        r.reason_code.as_deref().unwrap_or("?")
+                    ),
+                    quiet_for: 0,
+                });
+            }
+            let reads_patient = READS.contains(&r.action.as_str())
+                && r.decision == "permit"
+                && r.patient_token.is_some();
+            if reads_patient && is_staff(e) && self.after_hours(r.at) {
+                found.push(Finding {
+                    rule: "after_hours_access",
+                    principal: r.principal.clone(),
+                    seq_first: e.seq,
+                    seq_last: e.seq,
+                    details: format!("{} outside working hours", r.action),
+                    quiet_for: 3600,
+                });
+            }
+            if let Some(owner) = r.patient_token.as_ref().and_then(|t| staff_tokens.get(t))
+                && reads_patient
+                && is_staff(e)
+                && owner != &r.principal
+            {
+                found.push(Finding {
+                    rule: "colleague_record",
+                    principal: r.principal.clone(),
+                    seq_first: e.seq,
+                    seq_last: e.seq,
+                    details: format!("{} of a colleague who is also a patient", r.action),
+                    quiet_for: 3600,
+                });
+            }
+        }
+        let principals: BTreeSet<&str> = new.iter().map(|e| e.row.principal.as_str()).collect();
+        for p in principals {
+            let mine: Vec<&ChainedRow> = window.iter().filter(|e| e.row.principal == p).collect();
+            let hour: Vec<&ChainedRow> = mine
+                .iter()
+                .copied()
+                .filter(|e| {
+                    e.row.at > now - 3600
+                        && READS.contains(&e.row.action.as_str())
+                        && e.row.decision == "permit"
+                })
+                .collect();
+            let patients: BTreeSet<&str> = hour
+                .iter()
+                .filter_map(|e| e.row.patient_token.as_deref())
+                .collect();
+            if hour.first().is_some_and(|e| is_staff(e)) && patients.len() > self.patients_per_hour
+            {
+                let (a, b) = seqs(&hour);
+                found.push(Finding {
+                    rule: "patient_volume",
+                    principal: p.to_owned(),
+                    seq_first: a,
+                    seq_last: b,
+                    details: format!(
+                        "{} patients opened within an hour (threshold {})",
+                        patients.len(),
+                        self.patients_per_hour
+                    ),
+                    quiet_for: 3600,
+                });
+            }
+            let denials: Vec<&ChainedRow> = mine
+                .iter()
+                .copied()
+                .filter(|e| e.row.at > now - 600 && e.row.decision == "deny")
+                .collect();
+            if denials.len() >= self.denials_per_10_minutes {
+                let (a, b) = seqs(&denials);
+                found.push(Finding {
+                    rule: "repeated_denials",
+                    principal: p.to_owned(),
+                    seq_first: a,
+                    seq_last: b,
+                    details: format!("{} denials within ten minutes", denials.len()),
+                    quiet_for: 600,
+                });
+            }
+            let resolved: Vec<&ChainedRow> = mine
+                .iter()
+                .copied()
+                .filter(|e| {
+                    e.row.at > now - 60 && e.row.action == "resolve" && e.row.role == "service"
+                })
+                .collect();
+            if resolved.len() > self.service_tokens_per_minute {
+                let (a, b) = seqs(&resolved);
+                found.push(Finding {
+                    rule: "service_resolve_rate",
+                    principal: p.to_owned(),
+                    seq_first: a,
+                    seq_last: b,
+                    details: format!(
+                        "{} tokens resolved within a minute (threshold {})",
+                        resolved.len(),
+                        self.service_tokens_per_minute
+                    ),
+                    quiet_for: 600,
+                });
+            }
+        }
+        found
+    }
+}
+
+/// Where alerts go besides the database.
+#[derive(Clone)]
+pub enum Notifier {
+    /// A `security` warning line in the log (always on).
+    Log,
+    /// The log line, and a JSON POST to this URL (a chat or paging bridge); best effort.
+    Webhook {
+        url: String,
+        client: reqwest::Client,
+    },
+}
+
+impl Notifier {
+    pub async fn notify(&self, alert: &AlertRow) {
+        tracing::warn!(target: "security", rule = %alert.rule, alert_id = %alert.alert_id, seq_first = alert.seq_first, seq_last = alert.seq_last, "security alert");
+        if let Notifier::Webhook { url, client } = self {
+            let body = serde_json::json!({
+                "alert_id": alert.alert_id, "rule": alert.rule, "principal": alert.principal,
+                "raised_at": alert.raised_at, "seq_first": alert.seq_first, "seq_last": alert.seq_last,
+                "details": alert.details,
+            });
+            if let Err(e) = client
+                .post(url)
+                .json(&body)
+                .timeout(Duration::from_secs(5))
+                .send()
+                .await
+            {
+                tracing::error!(error = %e.without_url(), alert_id = %alert.alert_id, "alert webhook failed; the alert is stored");
+            }
+        }
+    }
+}
+
+pub struct AlertScanner {
+    db: Database,
+    rules: AlertRules,
+    notifier: Notifier,
+    clock: Arc<dyn Clock>,
+}
+
+impl AlertScanner {
+    pub fn new(db: Database, rules: AlertRules, notifier: Notifier, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            db,
+            rules,
+            notifier,
+            clock,
+        }
+    }
+
+    /// Evaluates the events committed since the last scan; returns the alerts raised.
+    pub async fn scan_once(&self) -> Result<Vec<AlertRow>, StoreError> {
+        let mut tx = self.db.begin().await?;
+        let cursor = alerts::cursor(&mut tx).await?;
+        let new = crate::store::audit::events_after(&self.db, cursor, 5000).await?;
+        let (Some(first), Some(last)) = (new.first(), new.last()) else {
+            tx.commit().await?;
+            return Ok(Vec::new());
+        };
+        let window = alerts::window(&mut tx, first.row.at - 3600, last.seq).await?;
+        let staff_tokens: HashMap<String, String> = alerts::staff_patient_tokens(&mut tx)
+            .await?
+            .into_iter()
+            .collect();
+        let now = self.clock.unix_seconds();
+        let mut raised = Vec::new();
+        for f in self.rules.evaluate(&new, &window, &staff_tokens) {
+            if f.quiet_for > 0
+                && alerts::fired_since(&mut tx, f.rule, &f.principal, now - f.quiet_for).await?
+            {
+                continue;
+            }
+            let row = AlertRow {
+                alert_id: uuid::Uuid::new_v4().to_string(),
+                raised_at: now,
+                rule: f.rule.to_owned(),
+                principal: f.principal,
+                seq_first: f.seq_first,
+                seq_last: f.seq_last,
+                details: f.details,
+            };
+            alerts::insert(&mut tx, &row).await?;
+            raised.push(row);
+        }
+        alerts::set_cursor(&mut tx, last.seq).await?;
+        tx.commit().await?;
+        for a in &raised {
+            self.notifier.notify(a).await;
+        }
+        Ok(raised)
+    }
+
+    /// Scans every `every` until the process stops.
+    pub async fn run(self: Arc<Self>, every: Duration) {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(e) = self.scan_once().await {
+                tracing::error!(error = %e, "alert scan failed; it resumes from the same event next time");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::audit::AuditRow;
+
+    /// 2027-01-15 (a Friday) 12:00 Moscow time.
+    const NOON: i64 = 1_800_003_600 - (1_800_003_600 % 86_400) + 9 * 3600;
+
+    fn ev(
+        seq: i64,
+        at: i64,
+        principal: &str,
+        role: &str,
+        action: &str,
+        decision: &str,
+        token: Option<&str>,
+    ) -> ChainedRow {
+        ChainedRow {
+            seq,
+            row: AuditRow {
+                at,
+                request_id: format!("r{seq}"),
+                principal: principal.into(),
+                role: role.into(),
+                branch: None,
+                action: action.into(),
+                patient_token: token.map(str::to_owned),
+                purpose: None,
+                reason_code: Some("ETREAT".into()).filter(|_| action == "start_break_glass"),
+                decision: decision.into(),
+                reasons: String::new(),
+                client_addr: None,
+            },
+            entry_hash: None,
+        }
+    }
+
+    fn rules() -> AlertRules {
+        AlertRules {
+            patients_per_hour: 3,
+            denials_per_10_minutes: 3,
+            service_tokens_per_minute: 4,
+            ..AlertRules::default()
+        }
+    }
+
+    fn fired(found: &[Finding]) -> Vec<&'static str> {
+        found.iter().map(|f| f.rule).collect()
+    }
+
+    #[test]
+    fn the_fixed_clock_is_what_the_tests_think() {
+        let (minute, weekday) = local_minute_and_weekday(NOON, 180);
+        assert_eq!((minute, weekday), (12 * 60, 4), "Friday noon in Moscow");
+    }
+
+    #[test]
+    fn break_glass_start_always_alerts() {
+        let e = vec![ev(
+            1,
+            NOON,
+            "st-1",
+            "doctor",
+            "start_break_glass",
+            "permit",
+            Some("pt_a"),
+        )];
+        let found = rules().evaluate(&e, &e, &HashMap::new());
+        assert_eq!(fired(&found), ["break_glass_started"]);
+        assert!(found[0].details.contains("ETREAT"));
+        let denied = vec![ev(
+            1,
+            NOON,
+            "st-1",
+            "nurse",
+            "start_break_glass",
+            "deny",
+            Some("pt_a"),
+        )];
+        assert!(
+            rules()
+                .evaluate(&denied, &denied, &HashMap::new())
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn access_outside_working_hours_by_staff_alerts_services_do_not() {
+        let night = NOON + 11 * 3600; // 23:00
+        let e = vec![
+            ev(
+                1,
+                night,
+                "st-1",
+                "doctor",
+                "read_record",
+                "permit",
+                Some("pt_a"),
+            ),
+            ev(
+                2,
+                night,
+                "service:clinic-app",
+                "service",
+                "resolve",
+                "permit",
+                Some("pt_b"),
+            ),
+        ];
+        assert_eq!(
+            fired(&rules().evaluate(&e, &e, &HashMap::new())),
+            ["after_hours_access"]
+        );
+        let day = vec![ev(
+            1,
+            NOON,
+            "st-1",
+            "doctor",
+            "read_record",
+            "permit",
+            Some("pt_a"),
+        )];
+        assert!(rules().evaluate(&day, &day, &HashMap::new()).is_empty());
+        let sunday = vec![ev(
+            1,
+            NOON + 2 * 86_400,
+            "st-1",
+            "doctor",
+            "read_record",
+            "permit",
+            Some("pt_a"),
+        )];
+        assert_eq!(
+            fired(&rules().evaluate(&sunday, &sunday, &HashMap::new())),
+            ["after_hours_access"]
+        );
+    }
+
+    #[test]
+    fn many_patients_in_an_hour_alert_but_one_patient_many_times_does_not() {
+        let spread: Vec<_> = (0..4)
+            .map(|i| {
+                ev(
+                    i + 1,
+                    NOON + i * 600,
+                    "st-1",
+                    "doctor",
+                    "read_record",
+                    "permit",
+                    Some(["pt_a", "pt_b", "pt_c", "pt_d"][i as usize]),
+                )
+            })
+            .collect();
+        assert_eq!(
+            fired(&rules().evaluate(&spread[3..], &spread, &HashMap::new())),
+            ["patient_volume"]
+        );
+        let same: Vec<_> = (0..10)
+            .map(|i| {
+                ev(
+                    i + 1,
+                    NOON + i * 60,
+                    "st-1",
+                    "doctor",
+                    "read_record",
+                    "permit",
+                    Some("pt_a"),
+                )
+            })
+            .collect();
+        assert!(
+            rules()
+                .evaluate(&same[9..], &same, &HashMap::new())
+                .is_empty()
+        );
+        // Outside the hour, older opens do not count.
+        let old: Vec<_> = (0..4)
+            .map(|i| {
+                ev(
+                    i + 1,
+                    NOON + i * 1300,
+                    "st-1",
+                    "doctor",
+                    "read_record",
+                    "permit",
+                    Some(["pt_a", "pt_b", "pt_c", "pt_d"][i as usize]),
+                )
+            })
+            .collect();
+        assert!(
+            rules()
+                .evaluate(&old[3..], &old, &HashMap::new())
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn repeated_denials_and_service_rate() {
+        let denials: Vec<_> = (0..3)
+            .map(|i| {
+                ev(
+                    i + 1,
+                    NOON + i * 60,
+                    "st-2",
+                    "receptionist",
+                    "read_record",
+                    "deny",
+                    Some("pt_a"),
+                )
+            })
+            .collect();
+        assert_eq!(
+            fired(&rules().evaluate(&denials[2..], &denials, &HashMap::new())),
+            ["repeated_denials"]
+        );
+        let burst: Vec<_> = (0..5)
+            .map(|i| {
+                ev(
+                    i + 1,
+                    NOON + i,
+                    "service:clinic-app",
+                    "service",
+                    "resolve",
+                    "permit",
+                    Some("pt_x"),
+                )
+            })
+            .collect();
+        assert_eq!(
+            fired(&rules().evaluate(&burst[4..], &burst, &HashMap::new())),
+            ["service_resolve_rate"]
+        );
+        let slow: Vec<_> = (0..5)
+            .map(|i| {
+                ev(
+                    i + 1,
+                    NOON + i * 30,
+                    "service:clinic-app",
+                    "service",
+                    "resolve",
+                    "permit",
+                    Some("pt_x"),
+                )
+            })
+            .collect();
+        assert!(
+            rules()
+                .evaluate(&slow[4..], &slow, &HashMap::new())
+                .is_empty(),
+            "five in two minutes is under four a minute"
+        );
+    }
+
+    #[test]
+    fn opening_a_colleagues_record_alerts() {
+        let staff_tokens = HashMap::from([("pt_colleague".to_string(), "st-9".to_string())]);
+        let e = vec![ev(
+            1,
+            NOON,
+            "st-1",
+            "doctor",
+            "read_record",
+            "permit",
+            Some("pt_colleague"),
+        )];
+        assert_eq!(
+            fired(&rules().evaluate(&e, &e, &staff_tokens)),
+            ["colleague_record"]
+        );
+        let own = vec![ev(
+            1,
+            NOON,
+            "st-9",
+            "doctor",
+            "read_record",
+            "permit",
+            Some("pt_colleague"),
+        )];
+        assert!(
+            rules().evaluate(&own, &own, &staff_tokens).is_empty(),
+            "one's own record is not a colleague's"
+        );
+    }
+}

@@ -1,0 +1,75 @@
+//! The security officer's view of alerts: policy-checked and itself audited.
+
+use std::sync::Arc;
+
+use policy::{Action, PolicyEngine};
+
+use crate::audit::AuditWriter;
+use crate::clock::Clock;
+use crate::domain::audit::{AuditTrail, Outcome};
+use crate::domain::patients::PatientError;
+use crate::domain::principal::{Principal, RequestMeta};
+use crate::store::alerts::AlertRow;
+use crate::store::{self, Database};
+
+pub struct Alerts {
+    db: Database,
+    audit: AuditWriter,
+    policy: Arc<PolicyEngine>,
+    clock: Arc<dyn Clock>,
+}
+
+impl Alerts {
+    pub fn new(
+        db: Database,
+        audit: AuditWriter,
+        policy: Arc<PolicyEngine>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            db,
+            audit,
+            policy,
+            clock,
+        }
+    }
+
+    /// Alerts raised since `since` (unix seconds), newest first, at most `limit`.
+    pub async fn list(
+        &self,
+        principal: &Principal,
+        meta: &RequestMeta,
+        since: i64,
+        limit: u64,
+    ) -> Result<Vec<AlertRow>, PatientError> {
+        let decision = self
+            .policy
+            .decide(&principal.access_request().action(Action::ReadAudit));
+        let trail = AuditTrail {
+            principal,
+            meta,
+            at: self.clock.unix_seconds(),
+        };
+        let outcome = if decision.allowed {
+            Outcome::Permit
+        } else {
+            Outcome::Deny
+        };
+        self.audit
+            .record(vec![trail.event(
+                "list_alerts",
+                None,
+                None,
+                None,
+                outcome,
+                &decision.reasons,
+            )])
+            .await?;
+        if !decision.allowed {
+            return Err(PatientError::Forbidden {
+                reasons: decision.reasons,
+            });
+        }
+        Ok(store::alerts::list(&self.db, since, limit.clamp(1, 500)).await?)
+    }
+}
