@@ -1,0 +1,959 @@
+//! Load generator for `scripts/loadbench.sh` (issue 3, "Performance").
+//!
+//! Against a running vault and a running OpenBao dev server, both on 127.0.0.1, it seeds the
+//! vault through its HTTP API, then puts four loads on them, each from a fixed number of
+//! keep-alive connections (one per worker):
+//!
+//! 1. OpenBao `POST /v1/transit/decrypt/<key>` of a 4 KiB plaintext (file audit device on);
+//! 2. the vault's audited unseal of a 4 KiB record, `GET /v1/patients/{token}/records/{id}`, by
+//!    a doctor with a care relationship (policy decision, audit row commit, decrypt);
+//! 3. `POST /v1/resolve` of 1 token x 2 fields, and of 100 tokens x 2 fields.
+//!
+//! The loads take turns in rounds (a slice of each per round, each slice after an uncounted
+//! warm-up), so that other work on a shared machine falls on all of them alike; latencies are
+//! pooled per load. It prints requests/s, p50 and p99 of each and the ratios the issue sets as
+//! goals, and writes them as `key=value` lines to `--summary`. Any non-2xx answer or transport
+//! error stops it with exit code 1; a missed goal is reported, not an error.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use clap::Parser;
+use reqwest::{Client, Method, RequestBuilder};
+use serde_json::{Value, json};
+
+#[derive(Parser)]
+#[command(
+    name = "loadgen",
+    about = "Load benchmark of the vault against OpenBao transit (scripts/loadbench.sh)"
+)]
+struct Args {
+    /// Base URL of the vault; must be http://127.0.0.1:<port>.
+    #[arg(long)]
+    vault: String,
+    /// Base URL of the OpenBao dev server; must be http://127.0.0.1:<port>.
+    #[arg(long)]
+    bao: String,
+    /// OpenBao token with rights to mount transit (the dev root token).
+    #[arg(long, env = "LOADGEN_BAO_TOKEN", hide_env_values = true)]
+    bao_token: String,
+    /// Credential of the clinic-app consumer domain (`svc.clinic-app.<hex>`).
+    #[arg(long, env = "LOADGEN_CLINIC_CREDENTIAL", hide_env_values = true)]
+    clinic: String,
+    /// Username of the doctor who unseals.
+    #[arg(long, default_value = "dr.bench")]
+    doctor: String,
+    /// The doctor's staff id (printed by `vault staff add`).
+    #[arg(long, env = "LOADGEN_DOCTOR_STAFF_ID")]
+    doctor_id: String,
+    #[arg(long, env = "LOADGEN_DOCTOR_PASSWORD", hide_env_values = true)]
+    doctor_password: String,
+    /// The doctor's TOTP seed in base32 (the `secret=` of the otpauth URI).
+    #[arg(long, env = "LOADGEN_DOCTOR_TOTP_SECRET", hide_env_values = true)]
+    totp_secret: String,
+    /// Concurrent connections (one worker each, keep-alive).
+    #[arg(long, default_value_t = 16)]
+    connections: usize,
+    /// Seconds of load before each measured slice (not counted).
+    #[arg(long, default_value_t = 2)]
+    warmup: u64,
+    /// Seconds measured per load in all, split into `rounds` slices.
+    #[arg(long, default_value_t = 15)]
+    duration: u64,
+    /// Rounds: the loads take turns, one slice each per round.
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
+    /// Patients seeded (each gets a care relationship and one record).
+    #[arg(long, default_value_t = 200)]
+    patients: usize,
+    /// Characters of the record text (ASCII, so also its bytes).
+    #[arg(long, default_value_t = 4096)]
+    record_chars: usize,
+    /// Tokens in the batched resolve.
+    #[arg(long, default_value_t = 100)]
+    batch: usize,
+    /// Also run each load on a single connection (latency without queueing; not a goal).
+    #[arg(long)]
+    single_connection_too: bool,
+    /// Where to write the results as key=value lines.
+    #[arg(long)]
+    summary: Option<PathBuf>,
+}
+
+type Failure = String;
+
+/// Only loopback targets: this tool puts real load on what it points at.
+fn loopback(url: &str) -> Result<String, Failure> {
+    let url = url.trim_end_matches('/');
+    let rest = url
+        .strip_prefix("http://127.0.0.1:")
+        .ok_or_else(|| format!("{url}: only http://127.0.0.1:<port> targets are allowed"))?;
+    rest.parse::<u16>()
+        .map_err(|_| format!("{url}: expected http://127.0.0.1:<port> with nothing after it"))?;
+    Ok(url.to_owned())
+}
+
+/// One client per worker with at most one idle connection: `connections` workers hold exactly
+/// `connections` keep-alive connections.
+fn client() -> Result<Client, Failure> {
+    Client::builder()
+        .pool_max_idle_per_host(1)
+        .timeout(Duration::from_secs(10))
+        .build()
+        .map_err(|e| format!("http client: {e}"))
+}
+
+async fn call(
+    http: &Client,
+    method: Method,
+    url: &str,
+    bearer: Option<(&str, &str)>,
+    body: Option<&Value>,
+) -> Result<(u16, Value), Failure> {
+    let mut req = http.request(method.clone(), url);
+    if let Some((header, value)) = bearer {
+        req = req.header(header, value);
+    }
+    if let Some(b) = body {
+        req = req.json(b);
+    }
+    let resp = req
+        .send()
+        .await
+        .map_err(|e| format!("{method} {url}: {e}"))?;
+    let status = resp.status().as_u16();
+    let text = resp
+        .text()
+        .await
+        .map_err(|e| format!("{method} {url}: reading the answer: {e}"))?;
+    let v = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    Ok((status, v))
+}
+
+/// `call` that insists on a 2xx answer.
+async fn ok(
+    http: &Client,
+    method: Method,
+    url: &str,
+    bearer: Option<(&str, &str)>,
+    body: Option<&Value>,
+) -> Result<Value, Failure> {
+    let (status, v) = call(http, method.clone(), url, bearer, body).await?;
+    if !(200..300).contains(&status) {
+        let shown: String = v.to_string().chars().take(300).collect();
+        return Err(format!("{method} {url}: {status} {shown}"));
+    }
+    Ok(v)
+}
+
+fn auth(bearer: &str) -> String {
+    format!("Bearer {bearer}")
+}
+
+fn unix_now() -> Result<u64, Failure> {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .map_err(|_| "the clock is before 1970".to_owned())
+}
+
+fn totp_now(seed_base32: &str) -> Result<String, Failure> {
+    let secret = totp_rs::Secret::try_from_base32(seed_base32)
+        .map_err(|_| "the TOTP seed is not base32".to_owned())?;
+    let totp = totp_rs::Builder::new()
+        .with_algorithm(totp_rs::Algorithm::SHA1)
+        .with_digits(6)
+        .with_step_duration(30)
+        .with_secret(secret.as_bytes().to_vec())
+        .build()
+        .map_err(|e| format!("TOTP: {e}"))?;
+    Ok(totp.generate(unix_now()?).to_string())
+}
+
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for (i, shift) in [18u32, 12, 6, 0].into_iter().enumerate() {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[((n >> shift) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// Runs `f(i)` for i in 0..count on `workers` tasks.
+async fn parallel<F, Fut, T>(workers: usize, count: usize, f: F) -> Result<Vec<T>, Failure>
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<T, Failure>> + Send,
+    T: Send + 'static,
+{
+    let f = Arc::new(f);
+    let next = Arc::new(AtomicUsize::new(0));
+    let mut set = tokio::task::JoinSet::new();
+    for _ in 0..workers.max(1) {
+        let (f, next) = (f.clone(), next.clone());
+        set.spawn(async move {
+            let mut done = Vec::new();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= count {
+                    return Ok::<_, Failure>(done);
+                }
+                done.push((i, f(i).await?));
+            }
+        });
+    }
+    let mut all = Vec::with_capacity(count);
+    while let Some(r) = set.join_next().await {
+        all.extend(r.map_err(|e| format!("worker: {e}"))??);
+    }
+    all.sort_by_key(|(i, _)| *i);
+    Ok(all.into_iter().map(|(_, t)| t).collect())
+}
+
+/// One request of a load run: method, URL, header, body; the answer must be 2xx and at least
+/// `min_body` bytes long.
+#[derive(Clone)]
+struct Shot {
+    method: Method,
+    url: String,
+    header: (&'static str, String),
+    body: Option<Arc<Vec<u8>>>,
+}
+
+impl Shot {
+    fn build(&self, http: &Client) -> RequestBuilder {
+        let mut req = http
+            .request(self.method.clone(), &self.url)
+            .header(self.header.0, &self.header.1);
+        if let Some(b) = &self.body {
+            req = req
+                .header("content-type", "application/json")
+                .body(b.as_ref().clone());
+        }
+        req
+    }
+}
+
+struct Stats {
+    name: String,
+    requests: usize,
+    seconds: f64,
+    p50_us: u64,
+    p99_us: u64,
+    max_us: u64,
+}
+
+impl Stats {
+    fn rps(&self) -> f64 {
+        self.requests as f64 / self.seconds
+    }
+}
+
+/// Nearest-rank percentile of sorted samples.
+fn percentile(sorted: &[u64], p: f64) -> u64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let rank = (p * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+/// `connections` workers, each on its own keep-alive connection, send `shots` round-robin
+/// (worker w starts at shot w) for `warmup` uncounted, then `duration` counted. Returns the
+/// latencies (microseconds) of the requests started in the counted window; any failed request
+/// fails the whole run.
+async fn measure(
+    name: &str,
+    connections: usize,
+    warmup: Duration,
+    duration: Duration,
+    shots: Arc<Vec<Shot>>,
+    min_body: usize,
+) -> Result<Vec<u64>, Failure> {
+    let start = Instant::now();
+    let measure_from = start + warmup;
+    let end = measure_from + duration;
+    let mut set = tokio::task::JoinSet::new();
+    for w in 0..connections {
+        let shots = shots.clone();
+        let http = client()?;
+        set.spawn(async move {
+            let mut lat = Vec::with_capacity(1 << 16);
+            let mut errors: Vec<String> = Vec::new();
+            let mut i = w;
+            loop {
+                let t0 = Instant::now();
+                if t0 >= end {
+                    break;
+                }
+                let shot = &shots[i % shots.len()];
+                i += 1;
+                let outcome = match shot.build(&http).send().await {
+                    Ok(resp) => {
+                        let status = resp.status();
+                        match resp.bytes().await {
+                            Ok(b) if status.is_success() && b.len() >= min_body => Ok(()),
+                            Ok(b) => Err(format!(
+                                "{} {}: {} ({} bytes) {}",
+                                shot.method,
+                                shot.url,
+                                status,
+                                b.len(),
+                                String::from_utf8_lossy(&b[..b.len().min(200)])
+                            )),
+                            Err(e) => Err(format!("{} {}: body: {e}", shot.method, shot.url)),
+                        }
+                    }
+                    Err(e) => Err(format!("{} {}: {e}", shot.method, shot.url)),
+                };
+                let micros = u64::try_from(t0.elapsed().as_micros()).unwrap_or(u64::MAX);
+                match outcome {
+                    Ok(()) if t0 >= measure_from => lat.push(micros),
+                    Ok(()) => {}
+                    Err(e) => {
+                        errors.push(e);
+                        // Errors are fatal for the run; stop this worker instead of spinning.
+                        break;
+                    }
+                }
+            }
+            (lat, errors)
+        });
+    }
+    let mut lat = Vec::new();
+    let mut errors = Vec::new();
+    while let Some(r) = set.join_next().await {
+        let (l, e) = r.map_err(|e| format!("load worker: {e}"))?;
+        lat.extend(l);
+        errors.extend(e);
+    }
+    if let Some(first) = errors.first() {
+        return Err(format!(
+            "{name}: {} failed requests (must be 0); first: {first}",
+            errors.len()
+        ));
+    }
+    if lat.is_empty() {
+        return Err(format!(
+            "{name}: no request completed in the measured window"
+        ));
+    }
+    Ok(lat)
+}
+
+fn summarise(name: &str, mut lat: Vec<u64>, seconds: f64) -> Stats {
+    lat.sort_unstable();
+    let stats = Stats {
+        name: name.to_owned(),
+        requests: lat.len(),
+        seconds,
+        p50_us: percentile(&lat, 0.50),
+        p99_us: percentile(&lat, 0.99),
+        max_us: lat.last().copied().unwrap_or(0),
+    };
+    println!(
+        "{:<44} {:>9.1} req/s  p50 {:>8.2} ms  p99 {:>8.2} ms  max {:>8.2} ms  n={}",
+        stats.name,
+        stats.rps(),
+        stats.p50_us as f64 / 1000.0,
+        stats.p99_us as f64 / 1000.0,
+        stats.max_us as f64 / 1000.0,
+        stats.requests,
+    );
+    stats
+}
+
+/// The sealed body of the record, as the vault stores it (`RecordBody` serialised) and as
+/// OpenBao is given it: `{"kind":"visit_note","text":"<record_chars ASCII characters>"}`.
+fn record_text(chars: usize) -> String {
+    const LINE: &str = "Complaints of a dry cough for three days, no fever; lungs clear on auscultation; advised rest and fluids. ";
+    let mut text: String = LINE.chars().cycle().take(chars.saturating_sub(1)).collect();
+    text.push('.');
+    text
+}
+
+struct Vault {
+    base: String,
+    clinic_tokens: Vec<String>,
+    /// (doctor's patient token, record id)
+    records: Vec<(String, String)>,
+    session: String,
+}
+
+async fn seed_vault(a: &Args, base: &str, text: &str) -> Result<Vault, Failure> {
+    let http = client()?;
+    let clinic = auth(&a.clinic);
+    let ready = ok(&http, Method::GET, &format!("{base}/readyz"), None, None).await?;
+    println!("vault {base}/readyz: {ready}");
+
+    let login = json!({"username": a.doctor, "password": a.doctor_password, "totp": totp_now(&a.totp_secret)?});
+    let v = ok(
+        &http,
+        Method::POST,
+        &format!("{base}/v1/login"),
+        None,
+        Some(&login),
+    )
+    .await?;
+    let session = v["session"]
+        .as_str()
+        .ok_or("login answered no session")?
+        .to_owned();
+    let doctor_id = a.doctor_id.clone();
+
+    let t = Instant::now();
+    let (b, c) = (Arc::new(base.to_owned()), Arc::new(clinic.clone()));
+    let clinic_tokens = parallel(8, a.patients, move |i| {
+        let (b, c) = (b.clone(), c.clone());
+        async move {
+            let http = client()?;
+            let identity = json!({
+                "surname": "Нагрузкина", "name": "Тестина", "patronymic": "Бенчевна",
+                "birth_date": format!("19{:02}-0{}-1{}", 40 + i % 60, 1 + i % 9, i % 10),
+                "sex": if i % 2 == 0 { "female" } else { "male" },
+                "phones": [format!("+7913555{:04}", i)],
+            });
+            let v = ok(
+                &http,
+                Method::POST,
+                &format!("{b}/v1/patients"),
+                Some(("authorization", &c)),
+                Some(&json!({"identity": identity})),
+            )
+            .await?;
+            v["token"]
+                .as_str()
+                .map(str::to_owned)
+                .ok_or_else(|| format!("register answered no token: {v}"))
+        }
+    })
+    .await?;
+    println!(
+        "seeded {} patients in {:.1} s",
+        clinic_tokens.len(),
+        t.elapsed().as_secs_f64()
+    );
+
+    let now = i64::try_from(unix_now()?).map_err(|_| "clock")?;
+    let (b, c, d) = (
+        Arc::new(base.to_owned()),
+        Arc::new(clinic.clone()),
+        Arc::new(doctor_id),
+    );
+    let tokens = Arc::new(clinic_tokens.clone());
+    parallel(8, clinic_tokens.len(), move |i| {
+        let (b, c, d, tokens) = (b.clone(), c.clone(), d.clone(), tokens.clone());
+        async move {
+            let http = client()?;
+            let body = json!({"doctor_staff_id": *d, "patient": tokens[i], "from": now - 60, "until": now + 3 * 3600});
+            ok(
+                &http,
+                Method::PUT,
+                &format!("{b}/v1/care-relationships"),
+                Some(("authorization", &c)),
+                Some(&body),
+            )
+            .await
+            .map(|_| ())
+        }
+    })
+    .await?;
+
+    let bearer = auth(&session);
+    let v = ok(
+        &http,
+        Method::GET,
+        &format!("{base}/v1/me/patients"),
+        Some(("authorization", &bearer)),
+        None,
+    )
+    .await?;
+    let mine: Vec<String> = v["tokens"]
+        .as_array()
+        .ok_or_else(|| format!("/v1/me/patients: {v}"))?
+        .iter()
+        .filter_map(|t| t.as_str().map(str::to_owned))
+        .collect();
+    if mine.len() != clinic_tokens.len() {
+        return Err(format!(
+            "the doctor has {} patients in care, expected {}",
+            mine.len(),
+            clinic_tokens.len()
+        ));
+    }
+
+    let (b, s) = (Arc::new(base.to_owned()), Arc::new(bearer.clone()));
+    let note =
+        Arc::new(json!({"kind": "visit_note", "body": {"kind": "visit_note", "text": text}}));
+    let mine = Arc::new(mine);
+    let records = parallel(8, mine.len(), move |i| {
+        let (b, s, note, mine) = (b.clone(), s.clone(), note.clone(), mine.clone());
+        async move {
+            let http = client()?;
+            let v = ok(
+                &http,
+                Method::POST,
+                &format!("{b}/v1/patients/{}/records", mine[i]),
+                Some(("authorization", &s)),
+                Some(&note),
+            )
+            .await?;
+            let id = v["record_id"]
+                .as_str()
+                .ok_or_else(|| format!("create record answered no id: {v}"))?;
+            Ok((mine[i].clone(), id.to_owned()))
+        }
+    })
+    .await?;
+    println!(
+        "seeded {} records of {} characters; set-up took {:.1} s",
+        records.len(),
+        text.len(),
+        t.elapsed().as_secs_f64()
+    );
+
+    // One read back, checked in full.
+    let (tok, rid) = &records[0];
+    let v = ok(
+        &http,
+        Method::GET,
+        &format!("{base}/v1/patients/{tok}/records/{rid}"),
+        Some(("authorization", &bearer)),
+        None,
+    )
+    .await?;
+    if v["body"]["text"].as_str() != Some(text) {
+        return Err("the record read back differs from the one written".into());
+    }
+    Ok(Vault {
+        base: base.to_owned(),
+        clinic_tokens,
+        records,
+        session,
+    })
+}
+
+/// Mounts transit, creates a key, encrypts `plaintext` once; returns the ciphertext.
+async fn setup_bao(base: &str, token: &str, plaintext: &[u8]) -> Result<String, Failure> {
+    let http = client()?;
+    let h = Some(("x-vault-token", token));
+    let health = ok(
+        &http,
+        Method::GET,
+        &format!("{base}/v1/sys/health"),
+        None,
+        None,
+    )
+    .await?;
+    println!(
+        "openbao {base}: version {}, sealed {}",
+        health["version"], health["sealed"]
+    );
+    let audit = ok(&http, Method::GET, &format!("{base}/v1/sys/audit"), h, None).await?;
+    let devices: Vec<String> = audit["data"]
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(path, d)| format!("{path} type={} {}", d["type"], d["options"]))
+                .collect()
+        })
+        .unwrap_or_default();
+    if !devices.iter().any(|d| d.contains("type=\"file\"")) {
+        return Err(format!("OpenBao has no file audit device enabled: {audit}"));
+    }
+    println!("openbao audit devices: {}", devices.join("; "));
+    ok(
+        &http,
+        Method::POST,
+        &format!("{base}/v1/sys/mounts/transit"),
+        h,
+        Some(&json!({"type": "transit"})),
+    )
+    .await?;
+    ok(
+        &http,
+        Method::POST,
+        &format!("{base}/v1/transit/keys/bench"),
+        h,
+        Some(&json!({"type": "aes256-gcm96"})),
+    )
+    .await?;
+    let v = ok(
+        &http,
+        Method::POST,
+        &format!("{base}/v1/transit/encrypt/bench"),
+        h,
+        Some(&json!({"plaintext": base64(plaintext)})),
+    )
+    .await?;
+    let ct = v["data"]["ciphertext"]
+        .as_str()
+        .ok_or_else(|| format!("transit encrypt answered no ciphertext: {v}"))?
+        .to_owned();
+    let v = ok(
+        &http,
+        Method::POST,
+        &format!("{base}/v1/transit/decrypt/bench"),
+        h,
+        Some(&json!({"ciphertext": ct})),
+    )
+    .await?;
+    if v["data"]["plaintext"].as_str() != Some(base64(plaintext).as_str()) {
+        return Err("transit decrypt does not give back the plaintext".into());
+    }
+    Ok(ct)
+}
+
+/// A counter or gauge from the vault's `/metrics` (OpenMetrics text).
+async fn metric(base: &str, name: &str) -> Result<f64, Failure> {
+    let http = client()?;
+    let resp = http
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .map_err(|e| format!("{base}/metrics: {e}"))?;
+    let text = resp
+        .text()
+        .await
+        .map_err(|e| format!("{base}/metrics: {e}"))?;
+    text.lines()
+        .find_map(|l| {
+            l.strip_prefix(name)
+                .filter(|rest| rest.starts_with(' '))
+                .and_then(|rest| rest.trim().parse().ok())
+        })
+        .ok_or_else(|| format!("{base}/metrics has no {name}"))
+}
+
+fn json_shot(method: Method, url: String, header: (&'static str, String), body: &Value) -> Shot {
+    Shot {
+        method,
+        url,
+        header,
+        body: Some(Arc::new(body.to_string().into_bytes())),
+    }
+}
+
+async fn run(a: Args) -> Result<(), Failure> {
+    let vault_base = loopback(&a.vault)?;
+    let bao_base = loopback(&a.bao)?;
+    if a.connections == 0 || a.duration == 0 {
+        return Err("--connections and --duration must be at least 1".into());
+    }
+    if a.batch > a.patients {
+        return Err("--batch needs at least as many --patients".into());
+    }
+    let warmup = Duration::from_secs(a.warmup);
+    let duration = Duration::from_secs(a.duration);
+    let text = record_text(a.record_chars);
+    let sealed_body = json!({"kind": "visit_note", "text": text}).to_string();
+
+    // Set-up of both before any load, so the runs follow each other closely.
+    let ct = setup_bao(&bao_base, &a.bao_token, sealed_body.as_bytes()).await?;
+    let vault = seed_vault(&a, &vault_base, &text).await?;
+    println!(
+        "plaintext per request: {} bytes (record text {} characters); {} connections; each load {} s measured in {} slices, each after {} s of uncounted warm-up",
+        sealed_body.len(),
+        text.len(),
+        a.connections,
+        a.duration,
+        a.rounds.max(1),
+        a.warmup
+    );
+    println!();
+
+    let suite = Suite {
+        bao_shots: Arc::new(vec![json_shot(
+            Method::POST,
+            format!("{bao_base}/v1/transit/decrypt/bench"),
+            ("x-vault-token", a.bao_token.clone()),
+            &json!({"ciphertext": ct}),
+        )]),
+        plaintext_len: sealed_body.len(),
+        text_len: text.len(),
+        vault: &vault,
+        clinic: a.clinic.clone(),
+        batch: a.batch,
+        rounds: a.rounds,
+        warmup,
+        duration,
+    };
+    suite.warm_cache().await?;
+    let r = suite.run(a.connections).await?;
+    let single = if a.single_connection_too {
+        println!();
+        println!("the same on 1 connection (no queueing; for reference, not a goal):");
+        Some(suite.run(1).await?)
+    } else {
+        None
+    };
+
+    let rps_ratio = r.unseal.rps() / r.bao.rps();
+    let p99_ratio = r.unseal.p99_us as f64 / r.bao.p99_us as f64;
+    let resolve_ratio = r.many.p99_us as f64 / r.one.p99_us as f64;
+    let verdict = |ok: bool| if ok { "met" } else { "MISSED" };
+    println!();
+    println!("at {} connections:", a.connections);
+    println!(
+        "  unseal rate / openbao rate     = {rps_ratio:.2}x  (goal >= 3x)    {}",
+        verdict(rps_ratio >= 3.0)
+    );
+    println!(
+        "  unseal p99 / openbao p99       = {p99_ratio:.2}   (goal <= 0.20)  {}",
+        verdict(p99_ratio <= 0.2)
+    );
+    println!(
+        "  resolve {} p99 / resolve 1 p99 = {resolve_ratio:.2}x (goal < 5x)    {}",
+        a.batch,
+        verdict(resolve_ratio < 5.0)
+    );
+    if let Some(s) = &single {
+        println!("at 1 connection (reference):");
+        println!(
+            "  unseal rate / openbao rate     = {:.2}x; unseal p99 / openbao p99 = {:.2}; resolve {} p99 / resolve 1 p99 = {:.2}x",
+            s.unseal.rps() / s.bao.rps(),
+            s.unseal.p99_us as f64 / s.bao.p99_us as f64,
+            a.batch,
+            s.many.p99_us as f64 / s.one.p99_us as f64
+        );
+    }
+
+    if let Some(path) = &a.summary {
+        let mut out = String::new();
+        for (prefix, run) in [("", Some(&r)), ("c1_", single.as_ref())] {
+            let Some(run) = run else { continue };
+            for (key, s) in [
+                ("bao", &run.bao),
+                ("unseal", &run.unseal),
+                ("resolve1", &run.one),
+                ("resolve_batch", &run.many),
+            ] {
+                out += &format!(
+                    "{prefix}{key}_rps={:.1}\n{prefix}{key}_p50_ms={:.2}\n{prefix}{key}_p99_ms={:.2}\n{prefix}{key}_max_ms={:.2}\n{prefix}{key}_n={}\n",
+                    s.rps(),
+                    s.p50_us as f64 / 1000.0,
+                    s.p99_us as f64 / 1000.0,
+                    s.max_us as f64 / 1000.0,
+                    s.requests
+                );
+            }
+            out += &format!("{prefix}cache_misses={}\n", run.cache_misses);
+        }
+        out += &format!(
+            "rps_ratio={rps_ratio:.2}\np99_ratio={p99_ratio:.3}\nresolve_ratio={resolve_ratio:.2}\nbatch={}\nplaintext_bytes={}\n",
+            a.batch,
+            sealed_body.len()
+        );
+        std::fs::write(path, out).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// What one pass measures, at some number of connections.
+struct Results {
+    bao: Stats,
+    unseal: Stats,
+    one: Stats,
+    many: Stats,
+    cache_misses: f64,
+}
+
+struct Suite<'a> {
+    bao_shots: Arc<Vec<Shot>>,
+    plaintext_len: usize,
+    text_len: usize,
+    vault: &'a Vault,
+    clinic: String,
+    batch: usize,
+    rounds: usize,
+    warmup: Duration,
+    duration: Duration,
+}
+
+impl Suite<'_> {
+    /// Opens every record once. Sealing at set-up already cached the keys; the miss counter
+    /// read around each unseal run shows whether any unseal had to go to the token.
+    async fn warm_cache(&self) -> Result<(), Failure> {
+        let (s, recs, b) = (
+            Arc::new(auth(&self.vault.session)),
+            Arc::new(self.vault.records.clone()),
+            Arc::new(self.vault.base.clone()),
+        );
+        parallel(8, recs.len(), move |i| {
+            let (s, recs, b) = (s.clone(), recs.clone(), b.clone());
+            async move {
+                let (tok, rid) = &recs[i];
+                ok(
+                    &client()?,
+                    Method::GET,
+                    &format!("{b}/v1/patients/{tok}/records/{rid}"),
+                    Some(("authorization", &s)),
+                    None,
+                )
+                .await
+                .map(|_| ())
+            }
+        })
+        .await
+        .map(|_| ())
+    }
+
+    /// The four loads at `connections`, interleaved: `rounds` rounds of bao, unseal, resolve 1,
+    /// resolve N, each slice `duration / rounds` long after its own warm-up, so that whatever
+    /// else runs on a shared machine falls on all four alike. Latencies are pooled per load.
+    async fn run(&self, connections: usize) -> Result<Results, Failure> {
+        let vault = self.vault;
+        let doctor = ("authorization", auth(&vault.session));
+        let unseal_shots: Vec<Shot> = vault
+            .records
+            .iter()
+            .map(|(tok, rid)| Shot {
+                method: Method::GET,
+                url: format!("{}/v1/patients/{tok}/records/{rid}", vault.base),
+                header: doctor.clone(),
+                body: None,
+            })
+            .collect();
+        let clinic = ("authorization", auth(&self.clinic));
+        let resolve_shots = |n: usize| -> Vec<Shot> {
+            // Each shot a different window of tokens, so the calls do not all hit the same rows.
+            (0..vault.clinic_tokens.len())
+                .map(|start| {
+                    let tokens: Vec<&String> = (0..n)
+                        .map(|k| &vault.clinic_tokens[(start + k) % vault.clinic_tokens.len()])
+                        .collect();
+                    json_shot(
+                        Method::POST,
+                        format!("{}/v1/resolve", vault.base),
+                        clinic.clone(),
+                        &json!({"tokens": tokens, "fields": ["surname", "phones"], "purpose": "scheduling"}),
+                    )
+                })
+                .collect()
+        };
+        let check = ok(
+            &client()?,
+            Method::POST,
+            &format!("{}/v1/resolve", vault.base),
+            Some(("authorization", &clinic.1)),
+            Some(&json!({"tokens": [vault.clinic_tokens[0]], "fields": ["surname", "phones"], "purpose": "scheduling"})),
+        )
+        .await?;
+        if check["patients"][0]["fields"]["surname"]["status"] != json!("shown") {
+            return Err(format!(
+                "resolve does not show the surname for scheduling: {check}"
+            ));
+        }
+
+        let loads: [(String, Arc<Vec<Shot>>, usize); 4] = [
+            (
+                format!("openbao transit decrypt 4 KiB (file audit)  c={connections}"),
+                self.bao_shots.clone(),
+                self.plaintext_len,
+            ),
+            (
+                format!("vault audited unseal 4 KiB  c={connections}"),
+                Arc::new(unseal_shots),
+                self.text_len,
+            ),
+            (
+                format!("vault resolve 1 token x 2 fields  c={connections}"),
+                Arc::new(resolve_shots(1)),
+                2,
+            ),
+            (
+                format!(
+                    "vault resolve {} tokens x 2 fields  c={connections}",
+                    self.batch
+                ),
+                Arc::new(resolve_shots(self.batch)),
+                2,
+            ),
+        ];
+        let rounds = self.rounds.max(1);
+        let slice = self.duration / u32::try_from(rounds).map_err(|_| "too many rounds")?;
+        let misses = "vault_dek_cache_misses_total";
+        let (mut cache_misses, mut cache_hits) = (0.0, 0.0);
+        let mut pooled: [Vec<u64>; 4] = Default::default();
+        for round in 1..=rounds {
+            let mut line = format!("  round {round}/{rounds}:");
+            for (k, (name, shots, min_body)) in loads.iter().enumerate() {
+                let before = if k == 1 {
+                    Some((
+                        metric(&vault.base, misses).await?,
+                        metric(&vault.base, "vault_dek_cache_hits_total").await?,
+                    ))
+                } else {
+                    None
+                };
+                let lat = measure(
+                    name,
+                    connections,
+                    self.warmup,
+                    slice,
+                    shots.clone(),
+                    *min_body,
+                )
+                .await?;
+                if let Some((m, h)) = before {
+                    cache_misses += metric(&vault.base, misses).await? - m;
+                    cache_hits += metric(&vault.base, "vault_dek_cache_hits_total").await? - h;
+                }
+                line += &format!(" {:.0}/s", lat.len() as f64 / slice.as_secs_f64());
+                pooled[k].extend(lat);
+            }
+            println!(
+                "{line}  (openbao, unseal, resolve 1, resolve {})",
+                self.batch
+            );
+        }
+        let seconds = slice.as_secs_f64() * rounds as f64;
+        let [bao, unseal, one, many] = pooled;
+        let results = Results {
+            bao: summarise(&loads[0].0, bao, seconds),
+            unseal: summarise(&loads[1].0, unseal, seconds),
+            one: summarise(&loads[2].0, one, seconds),
+            many: summarise(&loads[3].0, many, seconds),
+            cache_misses,
+        };
+        println!(
+            "  DEK cache during the unseal slices (warm-ups included): {cache_hits} hits, {cache_misses} misses"
+        );
+        Ok(results)
+    }
+}
+
+fn main() -> std::process::ExitCode {
+    let args = Args::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("loadgen: cannot start the async runtime: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(run(args)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("loadgen: {e}");
+            std::process::ExitCode::from(1)
+        }
+    }
+}
