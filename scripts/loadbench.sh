@@ -23,6 +23,7 @@
 #                              diagnosis only: the vault's database commits without waiting for
 #                              the WAL flush; such a run does not count for the goals
 #   LOADBENCH_NO_BUILD=1       use the binaries already in $CARGO_TARGET_DIR/release
+#   LOADBENCH_AUDIT_STUB=1     audit writer stubbed out (the baseline for the audit's cost)
 #   CARGO_TARGET_DIR           where the binaries are built (target)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -121,8 +122,12 @@ if [ "$sync_commit" != "$sync_wanted" ] || [ "$fsync" != on ]; then
 fi
 
 vault_port=$(free_port)
+# LOADBENCH_AUDIT_STUB=1 runs the vault with the audit writer stubbed out (demo mode, the only
+# mode that allows it), the baseline the group-commit audit is measured against.
+vault_mode=production
+if [ "${LOADBENCH_AUDIT_STUB:-0}" = 1 ]; then vault_mode=demo; fi
 cat >"$work/vault.toml" <<TOML
-mode = "production"
+mode = "$vault_mode"
 listen = "127.0.0.1:$vault_port"
 data_dir = "$work/data"
 
@@ -139,6 +144,9 @@ token_label = "$VAULT_HSM_TOKEN_LABEL"
 profile = "hsm-config/softhsm2.toml"
 kek_label = "medikamente-bench-kek"
 TOML
+if [ "$vault_mode" = demo ]; then
+  printf '\n[audit]\ndanger_stub_writer = true\n' >>"$work/vault.toml"
+fi
 
 # The admin commands log to stdout too; keep their answers readable (the PKCS#11 layer logs
 # every mechanism it does not know as an error while listing the token's mechanisms).

@@ -121,6 +121,9 @@ struct AuditSection {
     checkpoint_every_events: i64,
     #[serde(default = "default_checkpoint_seconds")]
     checkpoint_every_seconds: u64,
+    /// Benchmarks only: write no audit at all (to measure the audit's cost). Demo mode only.
+    #[serde(default)]
+    danger_stub_writer: bool,
 }
 
 impl Default for AuditSection {
@@ -128,6 +131,7 @@ impl Default for AuditSection {
         Self {
             checkpoint_every_events: default_checkpoint_events(),
             checkpoint_every_seconds: default_checkpoint_seconds(),
+            danger_stub_writer: false,
         }
     }
 }
@@ -249,6 +253,8 @@ pub struct Config {
     pub provider: ProviderConfig,
     /// When the audit writer signs the chain head.
     pub checkpoint: crate::audit::writer::CheckpointPolicy,
+    /// Benchmarks only: no audit is written. Refused outside demo mode.
+    pub danger_audit_stub: bool,
     pub alert_rules: crate::audit::alerts::AlertRules,
     pub alert_webhook: Option<String>,
     pub alert_scan_every: Duration,
@@ -404,6 +410,14 @@ impl Config {
                 every_events: file.audit.checkpoint_every_events.max(1),
                 every: Duration::from_secs(file.audit.checkpoint_every_seconds.max(1)),
             },
+            danger_audit_stub: {
+                if file.audit.danger_stub_writer && file.mode != Mode::Demo {
+                    return Err(ConfigError(
+                        "audit.danger_stub_writer turns the audit off and is refused when mode = \"production\"".into(),
+                    ));
+                }
+                file.audit.danger_stub_writer
+            },
             alert_rules: alert_rules(&file.alerts)?,
             alert_webhook: file.alerts.webhook_url.clone(),
             alert_scan_every: Duration::from_secs(file.alerts.scan_every_seconds.max(1)),
@@ -425,6 +439,7 @@ impl Config {
                 kek_dir: data_dir.join("danger-soft-kek"),
             },
             checkpoint: crate::audit::writer::CheckpointPolicy::default(),
+            danger_audit_stub: false,
             alert_rules: crate::audit::alerts::AlertRules::default(),
             alert_webhook: None,
             alert_scan_every: Duration::from_secs(default_scan_seconds()),

@@ -72,6 +72,22 @@ enum Command {
 
 #[derive(Subcommand)]
 enum AuditCommand {
+    /// Export events after a sequence number: JSON lines on stdout, or RFC 5424 syslog frames
+    /// to a SIEM over TCP (TLS with --tls-ca). Prints the last sequence number sent on stderr:
+    /// pass it as --after next time.
+    Export {
+        #[arg(long, default_value_t = 0)]
+        after: i64,
+        /// host:port of the syslog receiver (RFC 6587 octet counting).
+        #[arg(long)]
+        syslog: Option<String>,
+        /// PEM file of the CA that signed the receiver's certificate: switches TLS on.
+        #[arg(long, requires = "syslog")]
+        tls_ca: Option<PathBuf>,
+        /// The receiver's name in its certificate (default: the host of --syslog).
+        #[arg(long, requires = "tls_ca")]
+        tls_name: Option<String>,
+    },
     /// Recompute the chain and check every checkpoint with the key in the token. Exit code 0:
     /// intact; 1: tampering found (the first broken event and bad checkpoints are named).
     Verify {
@@ -176,6 +192,35 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::Keys { command } => {
             let config = Config::load(&cli.config).map_err(|e| err(&e))?;
             keys(&config, clock, command).await
+        }
+        Command::Audit {
+            command:
+                AuditCommand::Export {
+                    after,
+                    syslog,
+                    tls_ca,
+                    tls_name,
+                },
+        } => {
+            let config = Config::load(&cli.config).map_err(|e| err(&e))?;
+            let db = vault::store::Database::connect(&config.database_url, 2)
+                .await
+                .map_err(|e| {
+                    format!(
+                        "database {} is unavailable: {e}",
+                        vault::store::redact_url(&config.database_url)
+                    )
+                })?;
+            let last = export_audit(
+                &db,
+                after,
+                syslog.as_deref(),
+                tls_ca.as_deref(),
+                tls_name.as_deref(),
+            )
+            .await?;
+            eprintln!("vault: exported up to event {last}; resume with --after {last}");
+            Ok(())
         }
         Command::Audit {
             command: AuditCommand::Verify { database },
@@ -306,6 +351,60 @@ async fn run(cli: Cli) -> Result<(), String> {
     }
 }
 
+/// Sends the audit after `after` to stdout (JSON lines) or a syslog receiver; returns the last
+/// sequence number exported.
+async fn export_audit(
+    db: &vault::store::Database,
+    after: i64,
+    syslog: Option<&str>,
+    tls_ca: Option<&std::path::Path>,
+    tls_name: Option<&str>,
+) -> Result<i64, String> {
+    use vault::audit::export;
+    let host = hostname();
+    let Some(target) = syslog else {
+        let mut last = after;
+        loop {
+            let lines = export::page(db, last, 1000)
+                .await
+                .map_err(|e| e.to_string())?;
+            let Some(l) = lines.last() else {
+                return Ok(last);
+            };
+            last = l.seq;
+            for line in &lines {
+                say(&serde_json::to_string(line).map_err(|e| e.to_string())?);
+            }
+        }
+    };
+    let tcp = tokio::net::TcpStream::connect(target)
+        .await
+        .map_err(|e| format!("cannot reach the syslog receiver {target}: {e}"))?;
+    match tls_ca {
+        None => {
+            let mut tcp = tcp;
+            export::to_syslog(db, after, &mut tcp, &host)
+                .await
+                .map_err(|e| e.to_string())
+        }
+        Some(ca) => {
+            let mut tls = export::connect_tls(tcp, target, ca, tls_name)
+                .await
+                .map_err(|e| e.to_string())?;
+            let last = export::to_syslog(db, after, &mut tls, &host)
+                .await
+                .map_err(|e| e.to_string())?;
+            let _ = tokio::io::AsyncWriteExt::shutdown(&mut tls).await;
+            Ok(last)
+        }
+    }
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .map_or_else(|_| "vault".into(), |h| h.trim().to_owned())
+}
+
 async fn admin_services(
     config: &Config,
     clock: Arc<SystemClock>,
@@ -313,7 +412,7 @@ async fn admin_services(
     let (db, sealed) = startup::open_vault(config, clock.clone())
         .await
         .map_err(|e| e.to_string())?;
-    startup::services(&db, &Arc::new(sealed), clock, config.checkpoint)
+    startup::services(&db, &Arc::new(sealed), clock, config.checkpoint, false)
         .await
         .map_err(|e| e.to_string())
 }

@@ -19,6 +19,7 @@ use crate::config::{Config, ConfigError, Mode, ProviderConfig};
 use crate::domain::SealedData;
 use crate::domain::auth::Auth;
 use crate::domain::care::Care;
+use crate::domain::oversight::Oversight;
 use crate::domain::patients::Patients;
 use crate::domain::records::Records;
 use crate::keys::cache::DekCache;
@@ -65,6 +66,7 @@ pub struct AppState {
     pub patients: Arc<Patients>,
     pub records: Arc<Records>,
     pub care: Arc<Care>,
+    pub oversight: Arc<Oversight>,
     pub alerts: Arc<crate::domain::alerts::Alerts>,
     pub alert_scanner: Arc<AlertScanner>,
     pub alert_scan_every: Duration,
@@ -82,6 +84,7 @@ pub struct Services {
     pub patients: Arc<Patients>,
     pub records: Arc<Records>,
     pub care: Arc<Care>,
+    pub oversight: Arc<Oversight>,
     pub alerts: Arc<crate::domain::alerts::Alerts>,
 }
 
@@ -91,6 +94,7 @@ pub async fn services(
     sealed: &Arc<SealedData>,
     clock: Arc<dyn Clock>,
     checkpoint: CheckpointPolicy,
+    danger_audit_stub: bool,
 ) -> Result<Services, StartupError> {
     let keys = VaultKeys::load_or_create(db, sealed.custody(), clock.unix_seconds())
         .await
@@ -100,7 +104,11 @@ pub async fn services(
     if blocking(move || p.ensure_audit_key()).await? {
         tracing::info!("created the audit checkpoint key in the key store");
     }
-    let (audit, _writer) = AuditWriter::start(db.clone(), provider, clock.clone(), checkpoint);
+    let audit = if danger_audit_stub {
+        AuditWriter::danger_stub(provider, clock.clone())
+    } else {
+        AuditWriter::start(db.clone(), provider, clock.clone(), checkpoint).0
+    };
     let policy =
         Arc::new(PolicyEngine::new().map_err(|e| StartupError::Service(format!("policy: {e}")))?);
     let auth = Arc::new(
@@ -134,6 +142,13 @@ pub async fn services(
         policy.clone(),
         clock.clone(),
     ));
+    let oversight = Arc::new(Oversight::new(
+        sealed.clone(),
+        audit.clone(),
+        patients.clone(),
+        policy.clone(),
+        clock.clone(),
+    ));
     let alerts = Arc::new(crate::domain::alerts::Alerts::new(
         db.clone(),
         audit.clone(),
@@ -146,6 +161,7 @@ pub async fn services(
         patients,
         records,
         care,
+        oversight,
         alerts,
     })
 }
@@ -256,8 +272,16 @@ impl Application {
             patients,
             records,
             care,
+            oversight,
             alerts,
-        } = services(&db, &sealed, clock.clone(), config.checkpoint).await?;
+        } = services(
+            &db,
+            &sealed,
+            clock.clone(),
+            config.checkpoint,
+            config.danger_audit_stub,
+        )
+        .await?;
         let notifier = match &config.alert_webhook {
             Some(url) => Notifier::Webhook {
                 url: url.clone(),
@@ -322,6 +346,7 @@ impl Application {
                 patients,
                 records,
                 care,
+                oversight,
                 alerts,
                 alert_scanner,
                 alert_scan_every: config.alert_scan_every,

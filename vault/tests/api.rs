@@ -569,6 +569,16 @@ on_both_backends!(bad_input_gets_a_clear_4xx_and_writes_nothing, bad_input);
 async fn audit_failure_fails_closed(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let token = app.register(identity()).await;
+    // A record to unseal once the audit is down.
+    let doctor = app.staff("dr.closed", policy::Role::Doctor).await;
+    let bearer = app.login(&doctor).await;
+    app.book(&doctor, &token).await;
+    let (_, v) = app.get("/v1/me/patients", &bearer).await;
+    let staff_token = v["tokens"][0].as_str().unwrap().to_string();
+    let (_, v) = app
+        .post(&format!("/v1/patients/{staff_token}/records"), &bearer, json!({"kind": "visit_note", "body": {"kind": "visit_note", "text": "SECRET-NOTE-4410"}}))
+        .await;
+    let record = v["record_id"].as_str().unwrap().to_string();
     match backend {
         Backend::Sqlite => {
             app.raw_exec("CREATE TRIGGER audit_down BEFORE INSERT ON audit_events BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END")
@@ -599,8 +609,25 @@ async fn audit_failure_fails_closed(backend: Backend) {
             "{pii} left with a failed audit"
         );
     }
+    // The audited unseal: no audit, no record.
+    let (status, v) = app
+        .get(
+            &format!("/v1/patients/{staff_token}/records/{record}"),
+            &bearer,
+        )
+        .await;
+    assert_eq!(
+        (status, v["code"].as_str()),
+        (StatusCode::SERVICE_UNAVAILABLE, Some("audit_unavailable")),
+        "{v}"
+    );
+    assert!(
+        !v.to_string().contains("SECRET-NOTE"),
+        "record content left without an audit event"
+    );
     // A write with a failed audit leaves nothing half-written.
     let before = app.raw_count("SELECT COUNT(*) FROM patients").await;
+    let tokens_before = app.raw_count("SELECT COUNT(*) FROM patient_tokens").await;
     let (status, _) = app
         .post("/v1/patients", &app.clinic, json!({"identity": identity()}))
         .await;
@@ -608,7 +635,7 @@ async fn audit_failure_fails_closed(backend: Backend) {
     assert_eq!(app.raw_count("SELECT COUNT(*) FROM patients").await, before);
     assert_eq!(
         app.raw_count("SELECT COUNT(*) FROM patient_tokens").await,
-        1
+        tokens_before
     );
 }
 on_both_backends!(no_audit_no_data, audit_failure_fails_closed);
@@ -961,9 +988,17 @@ async fn database_down_is_a_503() {
     .execute(&admin)
     .await
     .unwrap();
-    // Back once the database is.
-    let (status, _) = app.call(Method::GET, "/readyz", None, None).await;
-    assert_eq!(status, StatusCode::OK);
+    // Back once the database is: each connection the database killed fails once (the pool does
+    // not ping before use) and is replaced, so at most a pool's worth of requests see a 503.
+    let mut statuses = Vec::new();
+    for _ in 0..10 {
+        let (status, _) = app.call(Method::GET, "/readyz", None, None).await;
+        statuses.push(status);
+        if status == StatusCode::OK {
+            break;
+        }
+    }
+    assert_eq!(statuses.last(), Some(&StatusCode::OK), "{statuses:?}");
 }
 
 /// The KEK disappears from the token under a running vault: a cold open is a 503 naming the
@@ -1048,4 +1083,56 @@ async fn break_glass_raises_an_alert_for_the_security_officer() {
     );
     let (status, _) = app.get("/v1/alerts", &bearer).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "doctors do not read alerts");
+}
+
+/// PostgreSQL switched to read-only under a running vault (a failover to a replica, a full
+/// disk guard): the unseal fails with 503 and gives nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_only_database_gives_no_data() {
+    let app = TestApp::spawn(Backend::Postgres).await;
+    let token = app.register(identity()).await;
+    let doctor = app.staff("dr.readonly", policy::Role::Doctor).await;
+    let bearer = app.login(&doctor).await;
+    app.book(&doctor, &token).await;
+    let (_, v) = app.get("/v1/me/patients", &bearer).await;
+    let staff_token = v["tokens"][0].as_str().unwrap().to_string();
+    let (_, v) = app
+        .post(&format!("/v1/patients/{staff_token}/records"), &bearer, json!({"kind": "visit_note", "body": {"kind": "visit_note", "text": "SECRET-NOTE-7719"}}))
+        .await;
+    let record = v["record_id"].as_str().unwrap().to_string();
+    let name = app.db.url.rsplit('/').next().unwrap().to_string();
+    let admin_url = std::env::var("VAULT_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let admin = sqlx::PgPool::connect(&admin_url).await.unwrap();
+    for sql in [
+        format!("ALTER DATABASE {name} SET default_transaction_read_only = on"),
+        format!("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"),
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .execute(&admin)
+            .await
+            .unwrap();
+    }
+    // Requests first meet the connections the database killed (the pool does not ping), then
+    // the read-only database refuses the audit event: every answer is a 503 without data.
+    let mut codes = Vec::new();
+    for _ in 0..12 {
+        let (status, v) = app
+            .get(
+                &format!("/v1/patients/{staff_token}/records/{record}"),
+                &bearer,
+            )
+            .await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{v}");
+        assert!(!v.to_string().contains("SECRET-NOTE"));
+        codes.push(v["code"].as_str().unwrap_or_default().to_string());
+        if codes.last().is_some_and(|c| c == "audit_unavailable") {
+            break;
+        }
+    }
+    assert_eq!(
+        codes.last().map(String::as_str),
+        Some("audit_unavailable"),
+        "{codes:?}"
+    );
 }

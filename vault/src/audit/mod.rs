@@ -4,6 +4,7 @@
 
 pub mod alerts;
 pub mod chain;
+pub mod export;
 pub mod trail;
 pub mod verify;
 pub mod writer;

@@ -43,7 +43,9 @@ const MAX_BATCH_EVENTS: usize = 2048;
 
 #[derive(Clone)]
 pub struct AuditWriter {
-    queue: mpsc::Sender<Pending>,
+    /// `None` in the benchmark-only stub mode (`[audit] danger_stub_writer`): nothing is
+    /// written. It exists to measure what the audit costs; the config refuses it outside demo.
+    queue: Option<mpsc::Sender<Pending>>,
     chain: Arc<Chain>,
     /// Committed group transactions and the events they carried: events / batches is the
     /// group-commit factor.
@@ -93,13 +95,31 @@ impl AuditWriter {
         };
         (
             Self {
-                queue: tx,
+                queue: Some(tx),
                 chain,
                 batches,
                 events,
             },
             tokio::spawn(task.run(rx)),
         )
+    }
+
+    /// A writer that writes nothing: for measuring the audit's cost in benchmarks only.
+    pub fn danger_stub(provider: Arc<dyn KeyProvider>, clock: Arc<dyn Clock>) -> Self {
+        tracing::warn!(
+            "DANGER: [audit] danger_stub_writer is on: no access is audited; benchmark use only"
+        );
+        let chain = Arc::new(Chain {
+            provider,
+            clock,
+            policy: CheckpointPolicy::default(),
+        });
+        Self {
+            queue: None,
+            chain,
+            batches: Counter::default(),
+            events: Counter::default(),
+        }
     }
 
     /// Appends events inside the caller's transaction, so they commit (or roll back) with the
@@ -109,7 +129,7 @@ impl AuditWriter {
         tx: &mut crate::store::Transaction,
         rows: &[AuditRow],
     ) -> Result<(), StoreError> {
-        if rows.is_empty() {
+        if rows.is_empty() || self.queue.is_none() {
             return Ok(());
         }
         self.chain.append(tx, rows).await
@@ -118,11 +138,14 @@ impl AuditWriter {
     /// Writes events durably; returns when they are committed. An error means nothing was
     /// written and the request must fail (503).
     pub async fn record(&self, rows: Vec<AuditRow>) -> Result<(), StoreError> {
+        let Some(queue) = &self.queue else {
+            return Ok(());
+        };
         if rows.is_empty() {
             return Ok(());
         }
         let (done, wait) = oneshot::channel();
-        self.queue
+        queue
             .send(Pending { rows, done })
             .await
             .map_err(|_| failed("the audit writer has stopped".into()))?;

@@ -72,4 +72,47 @@ impl Alerts {
         }
         Ok(store::alerts::list(&self.db, since, limit.clamp(1, 500)).await?)
     }
+
+    /// A page of the audit for a SIEM, with chain hashes (security officer only; audited).
+    pub async fn export(
+        &self,
+        principal: &Principal,
+        meta: &RequestMeta,
+        after: i64,
+        limit: u64,
+    ) -> Result<Vec<crate::audit::export::ExportLine>, PatientError> {
+        let decision = self
+            .policy
+            .decide(&principal.access_request().action(Action::ReadAudit));
+        let trail = AuditTrail {
+            principal,
+            meta,
+            at: self.clock.unix_seconds(),
+        };
+        let outcome = if decision.allowed {
+            Outcome::Permit
+        } else {
+            Outcome::Deny
+        };
+        let mut reasons = decision.reasons.clone();
+        reasons.push(format!("after:{after}"));
+        self.audit
+            .record(vec![trail.event(
+                "export_audit",
+                None,
+                None,
+                None,
+                outcome,
+                &reasons,
+            )])
+            .await?;
+        if !decision.allowed {
+            return Err(PatientError::Forbidden {
+                reasons: decision.reasons,
+            });
+        }
+        crate::audit::export::page(&self.db, after, limit.clamp(1, 10_000))
+            .await
+            .map_err(PatientError::from)
+    }
 }

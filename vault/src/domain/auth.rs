@@ -31,6 +31,8 @@ use crate::store::{self, Database, StoreError};
 pub const SESSION_PREFIX: &str = "vs_";
 pub const SERVICE_PREFIX: &str = "svc.";
 const FAILURES_BEFORE_LOCK: u32 = 5;
+/// How long a checked credential is reused without asking the database.
+const CREDENTIAL_CACHE_SECONDS: i64 = 5;
 const THROTTLE_WINDOW: Duration = Duration::from_secs(15 * 60);
 
 #[derive(Debug, Error)]
@@ -70,6 +72,9 @@ pub struct Auth {
     clock: Arc<dyn Clock>,
     session_ttl: Duration,
     throttle: Mutex<Throttle>,
+    /// Credentials checked in the last CREDENTIAL_CACHE_SECONDS: SHA-256 of the bearer value to
+    /// the principal, until when it may be reused, and the session's own expiry.
+    recent: Mutex<lru::LruCache<Vec<u8>, (Principal, i64, i64)>>,
     /// The last TOTP time step accepted per staff member, so a code works once.
     totp_steps: Mutex<HashMap<String, u64>>,
     /// A valid hash to verify against when the username is unknown, so timing does not tell
@@ -129,6 +134,9 @@ impl Auth {
             session_ttl,
             throttle: Mutex::new(Throttle::default()),
             totp_steps: Mutex::new(HashMap::new()),
+            recent: Mutex::new(lru::LruCache::new(
+                std::num::NonZeroUsize::new(10_000).unwrap_or(std::num::NonZeroUsize::MIN),
+            )),
             decoy_hash,
         })
     }
@@ -208,6 +216,7 @@ impl Auth {
             branch: branch.to_owned(),
             totp_envelope,
             disabled_at: None,
+            expires_at: None,
         };
         store::staff::insert_staff(&self.db, &row, self.clock.unix_seconds()).await?;
         // A change of rights: recorded like every access (FSTEC order 21, RSB).
@@ -390,6 +399,30 @@ impl Auth {
 
     /// The principal behind an `Authorization: Bearer` value.
     pub async fn authenticate(&self, bearer: &str) -> Result<Principal, AuthError> {
+        // Recently checked credentials skip the database: a revocation or expiry on another
+        // replica takes effect within CREDENTIAL_CACHE (this replica's logout at once).
+        let hash = sha256(bearer.as_bytes());
+        let now = self.clock.unix_seconds();
+        let cached = self
+            .recent
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&hash)
+            .filter(|(_, until, expires)| now < *until && now < *expires)
+            .map(|(principal, _, _)| principal.clone());
+        if let Some(principal) = cached {
+            return Ok(principal);
+        }
+        let (principal, expires) = self.authenticate_in_db(bearer).await?;
+        let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+        recent.put(
+            hash,
+            (principal.clone(), now + CREDENTIAL_CACHE_SECONDS, expires),
+        );
+        Ok(principal)
+    }
+
+    async fn authenticate_in_db(&self, bearer: &str) -> Result<(Principal, i64), AuthError> {
         if let Some(rest) = bearer.strip_prefix(SERVICE_PREFIX) {
             let (domain, secret) = rest.split_once('.').ok_or(AuthError::Unauthenticated)?;
             let stored = store::staff::service_secret_hash(&self.db, domain)
@@ -399,7 +432,7 @@ impl Auth {
             if bool::from(given.ct_eq(&stored)) {
                 let domain: ConsumerDomain =
                     domain.parse().map_err(|_| AuthError::Unauthenticated)?;
-                return Ok(Principal::Service { domain });
+                return Ok((Principal::Service { domain }, i64::MAX));
             }
             return Err(AuthError::Unauthenticated);
         }
@@ -415,13 +448,25 @@ impl Auth {
                 .role
                 .parse()
                 .map_err(|_| StoreError::Corrupt("staff.role".into()))?;
-            return Ok(Principal::Staff(StaffPrincipal {
-                staff_id: row.staff_id,
-                role,
-                branch: row.branch,
-            }));
+            let expires = row.expires_at.unwrap_or(0);
+            return Ok((
+                Principal::Staff(StaffPrincipal {
+                    staff_id: row.staff_id,
+                    role,
+                    branch: row.branch,
+                }),
+                expires,
+            ));
         }
         Err(AuthError::Unauthenticated)
+    }
+
+    /// Forgets a credential checked recently (logout, reissue).
+    fn forget(&self, bearer: &str) {
+        self.recent
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .pop(&sha256(bearer.as_bytes()));
     }
 
     /// Revokes a session; audited.
@@ -438,6 +483,7 @@ impl Auth {
             at: now,
         };
         // Revoke first: the audit then records a sign-out that happened.
+        self.forget(bearer);
         store::staff::revoke_session(&self.db, &sha256(bearer.as_bytes()), now).await?;
         self.audit
             .record(vec![trail.event(

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod auth;
 pub mod care;
 pub mod identity;
+pub mod oversight;
 pub mod patients;
 pub mod principal;
 pub mod records;

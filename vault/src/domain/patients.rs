@@ -96,6 +96,9 @@ pub struct ResolvedPatient {
 pub struct Patients {
     sealed: Arc<SealedData>,
     audit: AuditWriter,
+    /// Token to patient, per domain. A mapping never changes while it exists; unlinking a
+    /// domain (patient rights) must clear it here.
+    token_cache: std::sync::Mutex<lru::LruCache<(policy::ConsumerDomain, String), PatientId>>,
     keys: Arc<VaultKeys>,
     policy: Arc<PolicyEngine>,
     clock: Arc<dyn Clock>,
@@ -163,6 +166,9 @@ impl Patients {
         Self {
             sealed,
             audit,
+            token_cache: std::sync::Mutex::new(lru::LruCache::new(
+                std::num::NonZeroUsize::new(100_000).unwrap_or(std::num::NonZeroUsize::MIN),
+            )),
             keys,
             policy,
             clock,
@@ -285,6 +291,29 @@ impl Patients {
 
     /// The patient behind a token of the caller's domain.
     pub async fn patient_of(
+        &self,
+        principal: &Principal,
+        token: &str,
+    ) -> Result<PatientId, PatientError> {
+        let domain = principal.token_domain();
+        let key = (domain, token.to_owned());
+        if let Some(p) = self
+            .token_cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+        {
+            return Ok(*p);
+        }
+        let found = self.lookup_token(principal, token).await?;
+        self.token_cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .put(key, found);
+        Ok(found)
+    }
+
+    async fn lookup_token(
         &self,
         principal: &Principal,
         token: &str,
@@ -522,6 +551,7 @@ impl Patients {
         let mut rows = Vec::with_capacity(tokens.len());
         // Per token: the decision for each class it asked for.
         let mut decisions: HashMap<&str, HashMap<FieldClass, policy::Decision>> = HashMap::new();
+        let mut decided: HashMap<(FieldClass, bool, bool), policy::Decision> = HashMap::new();
         for token in tokens {
             let Some(patient) = found.get(token) else {
                 rows.push(trail.event(
@@ -539,15 +569,22 @@ impl Patients {
             let mut reasons = Vec::new();
             let mut any = false;
             for class in &classes {
-                let request = principal
-                    .access_request()
-                    .action(Action::Resolve)
-                    .patient(token.clone(), domain)
-                    .purpose(purpose)
-                    .field_class(*class)
-                    .care_relationship(facts.care)
-                    .break_glass(facts.break_glass);
-                let d = self.policy.decide(&request);
+                // The decision depends on the class and the facts, not on which token: a batch
+                // of a service's tokens costs one decision per class.
+                let d = decided
+                    .entry((*class, facts.care, facts.break_glass))
+                    .or_insert_with(|| {
+                        let request = principal
+                            .access_request()
+                            .action(Action::Resolve)
+                            .patient(token.clone(), domain)
+                            .purpose(purpose)
+                            .field_class(*class)
+                            .care_relationship(facts.care)
+                            .break_glass(facts.break_glass);
+                        self.policy.decide(&request)
+                    })
+                    .clone();
                 any |= d.allowed;
                 reasons.push(format!(
                     "{}:{}({})",
@@ -591,6 +628,7 @@ impl Patients {
             .filter_map(|t| found.get(t).copied())
             .collect();
         let stored = store::patients::fields_of(db, &allowed_patients, fields).await?;
+        let mut keys_of = self.sealed.keys_for_many(&allowed_patients).await?;
         let mut by_patient: HashMap<PatientId, Vec<store::patients::StoredField>> = HashMap::new();
         for f in stored {
             by_patient.entry(f.patient).or_default().push(f);
@@ -608,22 +646,19 @@ impl Patients {
                 continue;
             };
             let rows = by_patient.remove(patient).unwrap_or_default();
-            let keys = if per_class.values().any(|d| d.allowed) {
-                match self.sealed.current_keys(*patient).await {
-                    Ok(k) => Some(k),
-                    // One destroyed patient does not fail the whole batch.
-                    Err(VaultError::PatientShredded) => {
-                        out.push(ResolvedPatient {
-                            token: token.clone(),
-                            found: false,
-                            fields: BTreeMap::new(),
-                        });
-                        continue;
-                    }
-                    Err(e) => return Err(e.into()),
+            let keys = match keys_of.remove(patient) {
+                Some(Ok(k)) => Some(k),
+                // One destroyed patient does not fail the whole batch.
+                Some(Err(VaultError::PatientShredded)) => {
+                    out.push(ResolvedPatient {
+                        token: token.clone(),
+                        found: false,
+                        fields: BTreeMap::new(),
+                    });
+                    continue;
                 }
-            } else {
-                None
+                Some(Err(e)) => return Err(e.into()),
+                None => None,
             };
             let mut answers = BTreeMap::new();
             for field in fields {
@@ -737,9 +772,9 @@ impl Patients {
         };
         let db = self.sealed.db();
         let now = self.clock.unix_seconds();
-        let grant = store::care::live_grant(db, &staff.staff_id, patient, now).await?;
+        let (care, grant) = store::care::staff_facts(db, &staff.staff_id, patient, now).await?;
         Ok(Facts {
-            care: store::care::has_care_relationship(db, &staff.staff_id, patient, now).await?,
+            care,
             break_glass: grant.is_some(),
             grant,
         })

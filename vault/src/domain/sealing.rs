@@ -135,6 +135,32 @@ impl SealedData {
         self.keys(patient, CURRENT_DEK_VERSION).await
     }
 
+    /// The current keys of many patients in one database round trip (plus token unwraps on
+    /// cache misses). A shredded or unknown patient gets its error in the map.
+    pub async fn keys_for_many(
+        &self,
+        patients: &[PatientId],
+    ) -> Result<
+        std::collections::HashMap<PatientId, Result<Arc<PatientKeys>, VaultError>>,
+        VaultError,
+    > {
+        let mut out = std::collections::HashMap::with_capacity(patients.len());
+        for (patient, state) in
+            store::keys::patient_deks(&self.db, patients, CURRENT_DEK_VERSION).await?
+        {
+            let keys = match state {
+                PatientKeyState::Unknown => Err(VaultError::UnknownPatient),
+                PatientKeyState::Shredded => Err(VaultError::PatientShredded),
+                PatientKeyState::Live(stored) => Ok(self
+                    .custody
+                    .patient_keys(patient, CURRENT_DEK_VERSION, &stored.wrapped)
+                    .await?),
+            };
+            out.insert(patient, keys);
+        }
+        Ok(out)
+    }
+
     /// The patient's keys. The database is asked first, every time: a patient shredded by
     /// another replica must not stay readable here from a warm cache. The cache only saves the
     /// token unwrap.

@@ -10,6 +10,7 @@ pub mod health;
 pub mod json;
 pub mod metrics;
 pub mod openapi;
+pub mod oversight;
 pub mod patients;
 pub mod records;
 pub mod request_id;
@@ -68,12 +69,33 @@ pub fn router(state: Arc<AppState>) -> Router {
             get(attachments::download),
         )
         .route("/v1/alerts", get(alerts::list))
+        .route("/v1/audit/export", get(alerts::export))
         .route("/v1/care-relationships", put(care::put_relationship))
         .route(
             "/v1/care-relationships/{doctor}/{token}",
             delete(care::end_relationship),
         )
         .route("/v1/break-glass", post(care::start_break_glass))
+        .route("/v1/audit/events", get(oversight::search_audit))
+        .route("/v1/audit/counts", get(oversight::audit_counts))
+        .route(
+            "/v1/patients/{token}/access-report",
+            get(oversight::access_report),
+        )
+        .route("/v1/break-glass/reviews", get(oversight::list_reviews))
+        .route(
+            "/v1/break-glass/reviews/{grant_id}",
+            post(oversight::review),
+        )
+        .route("/v1/incidents", get(oversight::list_incidents))
+        .route(
+            "/v1/incidents/{incident_id}/notified",
+            post(oversight::incident_notified),
+        )
+        .route(
+            "/v1/incidents/{incident_id}/results",
+            post(oversight::incident_results),
+        )
         .route(
             "/v1/break-glass/{grant_id}/end",
             post(care::end_break_glass),

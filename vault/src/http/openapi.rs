@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{alerts, attachments, auth, care, patients, records};
+use super::{alerts, attachments, auth, care, oversight, patients, records};
 
 struct BearerAuth;
 
@@ -28,7 +28,10 @@ impl Modify for BearerAuth {
         attachments::upload, attachments::list, attachments::download,
         care::put_relationship, care::end_relationship, care::start_break_glass, care::end_break_glass,
         auth::login, auth::logout,
-        alerts::list,
+        oversight::search_audit, oversight::audit_counts, oversight::access_report,
+        oversight::list_reviews, oversight::review, oversight::list_incidents,
+        oversight::incident_notified, oversight::incident_results,
+        alerts::list, alerts::export,
     ),
     modifiers(&BearerAuth)
 )]

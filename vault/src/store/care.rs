@@ -228,3 +228,57 @@ pub async fn patients_in_care(
     .map(|r| super::parse_id(&r.patient_id, "patient_id"))
     .collect()
 }
+
+/// Both live facts of a staff member about a patient in one round trip: whether a care
+/// relationship holds now, and the live break-glass grant if any.
+pub async fn staff_facts(
+    db: &Database,
+    staff_id: &str,
+    patient: PatientId,
+    now: i64,
+) -> Result<(bool, Option<LiveGrant>), StoreError> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        kind: String,
+        grant_id: String,
+        reason_code: String,
+    }
+    let care = Query::select()
+        .expr_as(Expr::val("care"), "kind")
+        .expr_as(Expr::val(""), "grant_id")
+        .expr_as(Expr::val(""), "reason_code")
+        .from(CareRelationships::Table)
+        .and_where(Expr::col(CareRelationships::DoctorStaffId).eq(staff_id))
+        .and_where(Expr::col(CareRelationships::PatientId).eq(patient.to_string()))
+        .and_where(Expr::col(CareRelationships::ValidFrom).lte(now))
+        .and_where(Expr::col(CareRelationships::ValidUntil).gt(now))
+        .to_owned();
+    let grant = Query::select()
+        .expr_as(Expr::val("grant"), "kind")
+        .expr_as(Expr::col(BreakGlassGrants::GrantId), "grant_id")
+        .expr_as(Expr::col(BreakGlassGrants::ReasonCode), "reason_code")
+        .from(BreakGlassGrants::Table)
+        .and_where(Expr::col(BreakGlassGrants::StaffId).eq(staff_id))
+        .and_where(Expr::col(BreakGlassGrants::PatientId).eq(patient.to_string()))
+        .and_where(Expr::col(BreakGlassGrants::StartedAt).lte(now))
+        .and_where(Expr::col(BreakGlassGrants::ExpiresAt).gt(now))
+        .and_where(Expr::col(BreakGlassGrants::EndedAt).is_null())
+        .to_owned();
+    let rows: Vec<Row> = db
+        .fetch_all(
+            &care
+                .clone()
+                .union(sea_query::UnionType::All, grant)
+                .to_owned(),
+        )
+        .await?;
+    let has_care = rows.iter().any(|r| r.kind == "care");
+    let live = rows
+        .into_iter()
+        .find(|r| r.kind == "grant")
+        .map(|r| LiveGrant {
+            grant_id: r.grant_id,
+            reason_code: r.reason_code,
+        });
+    Ok((has_care, live))
+}

@@ -124,35 +124,88 @@ pub async fn patient_dek(
     patient: PatientId,
     dek_version: u32,
 ) -> Result<PatientKeyState, StoreError> {
-    let Some(row) = patient_row(db, patient).await? else {
-        return Ok(PatientKeyState::Unknown);
-    };
-    if row.shredded_at.is_some() {
-        return Ok(PatientKeyState::Shredded);
+    Ok(patient_deks(db, &[patient], dek_version)
+        .await?
+        .into_iter()
+        .next()
+        .map_or(PatientKeyState::Unknown, |(_, state)| state))
+}
+
+/// The states of many patients' DEKs of `dek_version`, in one round trip (patients LEFT JOIN
+/// their DEK rows). Unknown patients are absent from the answer.
+pub async fn patient_deks(
+    db: &Database,
+    patients: &[PatientId],
+    dek_version: u32,
+) -> Result<Vec<(PatientId, PatientKeyState)>, StoreError> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        patient_id: String,
+        shredded_at: Option<i64>,
+        dek_version: Option<i64>,
+        kek_version: Option<i64>,
+        wrapped_dek: Option<Vec<u8>>,
     }
-    let dek = db
-        .fetch_optional::<DekRow, _>(
-            &dek_columns()
-                .and_where(Expr::col(PatientDeks::PatientId).eq(patient.to_string()))
-                .and_where(Expr::col(PatientDeks::DekVersion).eq(i64::from(dek_version)))
+    if patients.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<Row> = db
+        .fetch_all(
+            &Query::select()
+                .column((Patients::Table, Patients::PatientId))
+                .column((Patients::Table, Patients::ShreddedAt))
+                .column((PatientDeks::Table, PatientDeks::DekVersion))
+                .column((PatientDeks::Table, PatientDeks::KekVersion))
+                .column((PatientDeks::Table, PatientDeks::WrappedDek))
+                .from(Patients::Table)
+                .left_join(
+                    PatientDeks::Table,
+                    Expr::col((PatientDeks::Table, PatientDeks::PatientId))
+                        .equals((Patients::Table, Patients::PatientId))
+                        .and(
+                            Expr::col((PatientDeks::Table, PatientDeks::DekVersion))
+                                .eq(i64::from(dek_version)),
+                        ),
+                )
+                .and_where(
+                    Expr::col((Patients::Table, Patients::PatientId))
+                        .is_in(patients.iter().map(|p| p.to_string())),
+                )
                 .to_owned(),
         )
         .await?;
-    match dek {
-        Some(row) => Ok(PatientKeyState::Live(row.try_into()?)),
-        None => {
-            // A shred may have committed between the two reads: ask once more before calling
-            // the missing DEK corruption.
-            let again = patient_row(db, patient).await?;
-            if again.is_some_and(|r| r.shredded_at.is_some()) {
-                Ok(PatientKeyState::Shredded)
-            } else {
-                Err(StoreError::Corrupt(
-                    "a live patient has no DEK of that version".into(),
-                ))
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        let patient: PatientId = parse_id(&r.patient_id, "patient_id")?;
+        let state = match (r.shredded_at, r.dek_version, r.kek_version, r.wrapped_dek) {
+            (Some(_), ..) => PatientKeyState::Shredded,
+            (None, Some(dek_version), Some(kek_version), Some(wrapped_dek)) => {
+                PatientKeyState::Live(
+                    DekRow {
+                        patient_id: r.patient_id,
+                        dek_version,
+                        kek_version,
+                        wrapped_dek,
+                    }
+                    .try_into()?,
+                )
             }
-        }
+            _ => {
+                // A shred may have committed between the join's reads: ask once more before
+                // calling the missing DEK corruption.
+                match patient_row(db, patient).await? {
+                    Some(p) if p.shredded_at.is_some() => PatientKeyState::Shredded,
+                    _ => {
+                        return Err(StoreError::Corrupt(
+                            "a live patient has no DEK of that version".into(),
+                        ));
+                    }
+                }
+            }
+        };
+        out.push((patient, state));
     }
+    Ok(out)
 }
 
 fn dek_columns() -> sea_query::SelectStatement {

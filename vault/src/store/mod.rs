@@ -8,6 +8,7 @@ pub mod attachments;
 pub mod audit;
 pub mod care;
 pub mod keys;
+pub mod oversight;
 pub mod patients;
 pub mod records;
 pub mod staff;
@@ -137,8 +138,11 @@ impl Database {
                 .synchronous(SqliteSynchronous::Full)
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(5));
+            // No ping before each checkout: a dead connection fails its query, which maps to
+            // 503, and the pool replaces it; the ping doubled every request's round trips.
             let pool = SqlitePoolOptions::new()
                 .max_connections(max_connections)
+                .test_before_acquire(false)
                 .acquire_timeout(Duration::from_secs(5))
                 .connect_with(options)
                 .await
@@ -147,6 +151,7 @@ impl Database {
         } else {
             let pool = PgPoolOptions::new()
                 .max_connections(max_connections)
+                .test_before_acquire(false)
                 .acquire_timeout(Duration::from_secs(5))
                 .connect(url)
                 .await

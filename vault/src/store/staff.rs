@@ -49,18 +49,21 @@ pub struct StaffRow {
     pub branch: String,
     pub totp_envelope: Option<Vec<u8>>,
     pub disabled_at: Option<i64>,
+    /// The session's expiry, when the row was read through a session.
+    #[sqlx(default)]
+    pub expires_at: Option<i64>,
 }
 
 fn staff_columns() -> sea_query::SelectStatement {
     Query::select()
         .columns([
-            Staff::StaffId,
-            Staff::Username,
-            Staff::PasswordHash,
-            Staff::Role,
-            Staff::Branch,
-            Staff::TotpEnvelope,
-            Staff::DisabledAt,
+            (Staff::Table, Staff::StaffId),
+            (Staff::Table, Staff::Username),
+            (Staff::Table, Staff::PasswordHash),
+            (Staff::Table, Staff::Role),
+            (Staff::Table, Staff::Branch),
+            (Staff::Table, Staff::TotpEnvelope),
+            (Staff::Table, Staff::DisabledAt),
         ])
         .from(Staff::Table)
         .to_owned()
@@ -149,27 +152,19 @@ pub async fn staff_by_session(
     hash: &[u8],
     now: i64,
 ) -> Result<Option<StaffRow>, StoreError> {
-    #[derive(sqlx::FromRow)]
-    struct Row {
-        staff_id: String,
-    }
-    let live = db
-        .fetch_optional::<Row, _>(
-            &Query::select()
-                .column(StaffSessions::StaffId)
-                .from(StaffSessions::Table)
-                .and_where(Expr::col(StaffSessions::SessionHash).eq(hash.to_vec()))
-                .and_where(Expr::col(StaffSessions::ExpiresAt).gt(now))
-                .and_where(Expr::col(StaffSessions::RevokedAt).is_null())
-                .to_owned(),
-        )
-        .await?;
-    match live {
-        Some(r) => Ok(staff_by_id(db, &r.staff_id)
-            .await?
-            .filter(|s| s.disabled_at.is_none())),
-        None => Ok(None),
-    }
+    // One round trip: the live session joined to its active account.
+    let mut q = staff_columns();
+    q.inner_join(
+        StaffSessions::Table,
+        Expr::col((StaffSessions::Table, StaffSessions::StaffId))
+            .equals((Staff::Table, Staff::StaffId)),
+    )
+    .and_where(Expr::col((StaffSessions::Table, StaffSessions::SessionHash)).eq(hash.to_vec()))
+    .and_where(Expr::col((StaffSessions::Table, StaffSessions::ExpiresAt)).gt(now))
+    .and_where(Expr::col((StaffSessions::Table, StaffSessions::RevokedAt)).is_null())
+    .and_where(Expr::col((Staff::Table, Staff::DisabledAt)).is_null())
+    .column((StaffSessions::Table, StaffSessions::ExpiresAt));
+    db.fetch_optional(&q).await
 }
 
 pub async fn revoke_session(db: &Database, hash: &[u8], now: i64) -> Result<bool, StoreError> {

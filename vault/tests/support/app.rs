@@ -79,6 +79,7 @@ impl TestApp {
                 every_events: 5,
                 every: Duration::from_secs(60),
             },
+            danger_audit_stub: false,
             alert_rules: vault::audit::alerts::AlertRules::default(),
             alert_webhook: None,
             // Tests scan on demand with `state.alert_scanner.scan_once()`.

@@ -7,6 +7,7 @@ mod access;
 mod alerts;
 mod attachments;
 mod auth;
+mod oversight;
 mod patients;
 mod records;
 
@@ -17,6 +18,14 @@ pub use access::{
 pub use alerts::{AlertView, ListAlertsResponse};
 pub use attachments::{AttachmentMeta, ListAttachmentsResponse};
 pub use auth::{LoginRequest, LoginResponse};
+pub use oversight::{
+    AccessReportEntry, AccessReportQuery, AccessReportResponse, AuditCountsResponse, AuditDecision,
+    AuditEvent, AuditOrder, AuditQuery, AuditSearchResponse, BreakGlassReview, DayCount,
+    EvidenceCheckpoint, EvidenceEvent, GrantReads, Incident, IncidentEvidence,
+    IncidentMilestoneRequest, IncidentOpened, IncidentStatus, IncidentsQuery, JustificationStatus,
+    ListIncidentsResponse, ListReviewsResponse, PrincipalCount, ReviewComment, ReviewDecision,
+    ReviewEntry, ReviewRequest, ReviewResponse, ReviewState, ReviewsQuery,
+};
 pub use patients::{
     FieldStatus, NameAndBirth, PatientIdentity, RegisterPatientRequest, RegisterPatientResponse,
     ResolveRequest, ResolveResponse, ResolvedField, ResolvedPatient, SearchCriterion,
