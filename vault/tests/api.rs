@@ -660,6 +660,15 @@ async fn openapi_lists_every_operation() {
         "endBreakGlass",
         "login",
         "logout",
+        "createAttachment",
+        "getAttachment",
+        "searchAudit",
+        "listBreakGlassReviews",
+        "reviewBreakGlass",
+        "listAlerts",
+        "listIncidents",
+        "accessReport",
+        "exportAudit",
     ] {
         assert!(
             text.contains(&format!("\"operationId\":\"{op}\"")),

@@ -66,6 +66,17 @@ struct Task {
     chain: Arc<Chain>,
     batches: Counter,
     events: Counter,
+    /// The chain head and last checkpoint as this writer last wrote them, so a batch costs one
+    /// INSERT instead of re-reading both. If another writer appended meanwhile, the INSERT hits
+    /// the sequence number it took and the batch is retried from a fresh read.
+    known: Option<Known>,
+}
+
+struct Known {
+    seq: i64,
+    hash: Vec<u8>,
+    checkpoint_seq: i64,
+    checkpoint_at: i64,
 }
 
 fn failed(message: String) -> StoreError {
@@ -92,6 +103,7 @@ impl AuditWriter {
             chain: chain.clone(),
             batches: batches.clone(),
             events: events.clone(),
+            known: None,
         };
         (
             Self {
@@ -158,7 +170,7 @@ impl AuditWriter {
 }
 
 impl Task {
-    async fn run(self, mut rx: mpsc::Receiver<Pending>) {
+    async fn run(mut self, mut rx: mpsc::Receiver<Pending>) {
         // The first tick comes a whole period after start, not at once.
         let every = self.chain.policy.every;
         let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
@@ -173,6 +185,7 @@ impl Task {
                     if let Err(e) = self.checkpoint_if_due(true).await {
                         tracing::error!(error = %e, "audit checkpoint failed");
                     }
+                    self.known = None;
                     continue;
                 }
             };
@@ -203,20 +216,90 @@ impl Task {
         }
     }
 
-    /// Chains and inserts one batch; retries once when another replica took the same sequence
-    /// numbers (SQLite has no cross-process advisory lock).
-    async fn write(&self, batch: &[Pending]) -> Result<(), StoreError> {
-        match self.write_once(batch).await {
-            Err(StoreError::Conflict) => self.write_once(batch).await,
-            other => other,
+    /// Chains and inserts one batch from the known head; when another writer (a data
+    /// transaction, another replica) appended meanwhile, re-reads the head and tries again.
+    async fn write(&mut self, batch: &[Pending]) -> Result<(), StoreError> {
+        let rows: Vec<AuditRow> = batch.iter().flat_map(|p| p.rows.iter().cloned()).collect();
+        for _ in 0..4 {
+            let known = match self.known.take() {
+                Some(k) => k,
+                None => self.read_known().await?,
+            };
+            match self.write_from(&known, &rows).await {
+                Ok(next) => {
+                    self.known = Some(next);
+                    return Ok(());
+                }
+                Err(StoreError::Conflict) => continue,
+                Err(e) => return Err(e),
+            }
         }
+        Err(failed(
+            "the audit chain stayed contended; the batch was not written".into(),
+        ))
     }
 
-    async fn write_once(&self, batch: &[Pending]) -> Result<(), StoreError> {
-        let rows: Vec<AuditRow> = batch.iter().flat_map(|p| p.rows.iter().cloned()).collect();
+    async fn read_known(&self) -> Result<Known, StoreError> {
         let mut tx = self.db.begin().await?;
-        self.chain.append(&mut tx, &rows).await?;
-        tx.commit().await
+        let (seq, hash) = audit::head(&mut tx)
+            .await?
+            .unwrap_or((0, chain::GENESIS.to_vec()));
+        let last = audit::last_checkpoint(&mut tx).await?;
+        tx.commit().await?;
+        Ok(Known {
+            seq,
+            hash,
+            checkpoint_seq: last.as_ref().map_or(0, |c| c.seq),
+            checkpoint_at: last.as_ref().map_or(0, |c| c.created_at),
+        })
+    }
+
+    async fn write_from(&self, known: &Known, rows: &[AuditRow]) -> Result<Known, StoreError> {
+        let mut tx = self.db.begin().await?;
+        // Writers that append inside data transactions take the same lock; holding it keeps
+        // their appends and this batch from failing each other.
+        audit::lock_chain(&mut tx).await?;
+        let (mut seq, mut prev) = (known.seq, known.hash.clone());
+        let mut chained = Vec::with_capacity(rows.len());
+        for row in rows {
+            seq += 1;
+            let hash = chain::entry_hash(&prev, seq, row);
+            chained.push(ChainedRow {
+                seq,
+                row: row.clone(),
+                entry_hash: Some(hash.clone()),
+            });
+            prev = hash;
+        }
+        audit::insert_chained(&mut tx, &chained).await?;
+        let mut next = Known {
+            seq,
+            hash: prev,
+            checkpoint_seq: known.checkpoint_seq,
+            checkpoint_at: known.checkpoint_at,
+        };
+        if seq - known.checkpoint_seq >= self.chain.policy.every_events {
+            let now = self.chain.clock.unix_seconds();
+            let message = chain::checkpoint_message(seq, &next.hash);
+            let provider = self.chain.provider.clone();
+            let mac = blocking(move || provider.audit_mac(&message))
+                .await
+                .map_err(|e| failed(e.to_string()))?;
+            audit::insert_checkpoint(
+                &mut tx,
+                &Checkpoint {
+                    seq,
+                    head_hash: next.hash.clone(),
+                    mac,
+                    created_at: now,
+                },
+            )
+            .await?;
+            next.checkpoint_seq = seq;
+            next.checkpoint_at = now;
+        }
+        tx.commit().await?;
+        Ok(next)
     }
 
     /// The timer's checkpoint: signs the current head if events came since the last one.
