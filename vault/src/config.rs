@@ -419,7 +419,15 @@ impl Config {
                 file.audit.danger_stub_writer
             },
             alert_rules: alert_rules(&file.alerts)?,
-            alert_webhook: file.alerts.webhook_url.clone(),
+            alert_webhook: match &file.alerts.webhook_url {
+                // Plain HTTP to a bridge on the internal network; no TLS stack is built in.
+                Some(url) if !url.starts_with("http://") => {
+                    return Err(ConfigError(
+                        "alerts.webhook_url must be an http:// URL of a bridge on the internal network".into(),
+                    ));
+                }
+                other => other.clone(),
+            },
             alert_scan_every: Duration::from_secs(file.alerts.scan_every_seconds.max(1)),
         })
     }

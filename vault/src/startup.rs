@@ -100,8 +100,26 @@ pub async fn services(
         .await
         .map_err(|e| StartupError::Service(e.to_string()))?;
     let provider = sealed.custody().provider().clone();
+    // A missing checkpoint key is created only for a chain that has no signed checkpoint yet:
+    // a new key would make every existing checkpoint fail verification.
+    let signed = crate::store::audit::checkpoints(db)
+        .await
+        .map_err(|e| StartupError::Service(e.to_string()))?
+        .len();
     let p = provider.clone();
-    if blocking(move || p.ensure_audit_key()).await? {
+    let present = match blocking(move || p.audit_mac(b"probe")).await {
+        Ok(_) => true,
+        Err(KeyError::KekMissing { .. }) => false,
+        Err(e) => return Err(e.into()),
+    };
+    if !present {
+        if signed > 0 {
+            return Err(StartupError::Service(format!(
+                "the audit checkpoint key is missing from the key store, but the audit has {signed} checkpoints it signed: restore the token that holds it"
+            )));
+        }
+        let p = provider.clone();
+        blocking(move || p.ensure_audit_key()).await?;
         tracing::info!("created the audit checkpoint key in the key store");
     }
     let audit = if danger_audit_stub {

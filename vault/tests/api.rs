@@ -1145,3 +1145,67 @@ async fn read_only_database_gives_no_data() {
         "{codes:?}"
     );
 }
+
+/// Accounts: usernames are a plain charset; the staff token domain gets no service secret.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn account_rules() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    for bad in ["Dr House", "dr/house", "врач", "", "x\"y"] {
+        let refused = app
+            .state
+            .auth
+            .add_staff(bad, PASSWORD, policy::Role::Receptionist, "b1")
+            .await;
+        assert!(refused.is_err(), "{bad:?} accepted");
+    }
+    assert!(
+        app.state
+            .auth
+            .add_staff("dr.house-2_b", PASSWORD, policy::Role::Receptionist, "b1")
+            .await
+            .is_ok()
+    );
+    assert!(
+        app.state
+            .auth
+            .put_service(policy::ConsumerDomain::VaultStaff)
+            .await
+            .is_err()
+    );
+    // Reissuing a service credential retires the old one here at once.
+    let old = app.clinic.clone();
+    let (status, _) = app
+        .post(
+            "/v1/patients/search",
+            &old,
+            json!({"phone": "+79130000000"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let new = app
+        .state
+        .auth
+        .put_service(policy::ConsumerDomain::ClinicApp)
+        .await
+        .unwrap();
+    let (status, _) = app
+        .post(
+            "/v1/patients/search",
+            &old,
+            json!({"phone": "+79130000000"}),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "the old secret still works"
+    );
+    let (status, _) = app
+        .post(
+            "/v1/patients/search",
+            new.as_str(),
+            json!({"phone": "+79130000000"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+}

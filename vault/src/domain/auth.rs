@@ -181,9 +181,12 @@ impl Auth {
         role: Role,
         branch: &str,
     ) -> Result<(String, Option<String>), AuthError> {
-        if username.trim().is_empty() || username.len() > 64 {
+        // A plain charset keeps usernames out of trouble in URIs, logs and shells.
+        let plain =
+            |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-');
+        if username.is_empty() || username.len() > 64 || !username.chars().all(plain) {
             return Err(AuthError::Invalid(
-                "username must be 1 to 64 characters".into(),
+                "username must be 1 to 64 characters of a-z, 0-9, '.', '_' or '-'".into(),
             ));
         }
         if password.chars().count() < 12 {
@@ -237,6 +240,12 @@ impl Auth {
         &self,
         domain: ConsumerDomain,
     ) -> Result<Zeroizing<String>, AuthError> {
+        if domain == ConsumerDomain::VaultStaff {
+            return Err(AuthError::Invalid(
+                "vault-staff is the staff's own token domain, not a service: issue clinic-app or analytics"
+                    .into(),
+            ));
+        }
         let secret = random_secret()?;
         let domain = domain.as_str();
         store::staff::put_service_credential(
@@ -246,6 +255,11 @@ impl Auth {
             self.clock.unix_seconds(),
         )
         .await?;
+        // The old secret stops working in this process at once (elsewhere within the cache window).
+        self.recent
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
         self.audit_rights("issue_service_credential", &[format!("domain:{domain}")])
             .await?;
         Ok(Zeroizing::new(format!(
@@ -270,10 +284,16 @@ impl Auth {
         let row = store::staff::staff_by_username(&self.db, username).await?;
         let hash = row
             .as_ref()
-            .map_or(self.decoy_hash.as_str(), |r| r.password_hash.as_str());
-        let password_ok = Argon2::default()
-            .verify_password(password.as_bytes(), hash)
-            .is_ok();
+            .map_or_else(|| self.decoy_hash.clone(), |r| r.password_hash.clone());
+        // argon2id is deliberately slow: run it off the async workers.
+        let given = Zeroizing::new(password.to_owned());
+        let password_ok = tokio::task::spawn_blocking(move || {
+            Argon2::default()
+                .verify_password(given.as_bytes(), hash.as_str())
+                .is_ok()
+        })
+        .await
+        .unwrap_or(false);
         let Some(row) = row.filter(|r| password_ok && r.disabled_at.is_none()) else {
             self.note_failure(username);
             self.audit_login(None, meta, Outcome::Failure, "bad_credentials")

@@ -15,7 +15,13 @@ pub struct ApiJson<T>(pub T);
 /// ...`, and likewise for numbers, characters and booleans (serde quotes those in backticks,
 /// the same way it quotes field names, so the kind word before them tells them apart).
 fn without_values(message: &str) -> String {
-    const BACKTICKED: [&str; 4] = ["integer `", "floating point `", "character `", "boolean `"];
+    const BACKTICKED: [&str; 5] = [
+        "integer `",
+        "floating point `",
+        "character `",
+        "boolean `",
+        "variant `",
+    ];
     let mut out = String::with_capacity(message.len());
     let mut rest = message;
     loop {
@@ -119,6 +125,12 @@ mod tests {
         assert!(
             !cleaned.contains("233") && !cleaned.contains("445"),
             "{cleaned}"
+        );
+        let m = "sex: unknown variant `Иванова`, expected `male` or `female`";
+        assert!(
+            !without_values(m).contains("Иванова"),
+            "{}",
+            without_values(m)
         );
         let m = "unknown field `blood_type`, expected one of `surname`, `name`";
         assert_eq!(without_values(m), m, "field names stay");
