@@ -2,7 +2,7 @@
 
 use sea_query::{Expr, ExprTrait, Iden, Order, Query};
 
-use super::audit::ChainedRow;
+use super::audit::{AuditEvents, ChainedRow};
 use super::{Database, StoreError, Transaction};
 
 #[derive(Iden)]
@@ -36,12 +36,6 @@ enum PatientTokens {
     Table,
     Token,
     PatientId,
-}
-
-#[derive(Iden)]
-enum AuditEvents {
-    Seq,
-    At,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]

@@ -5,8 +5,9 @@ use sea_query::{Expr, ExprTrait, Iden, Order, Query};
 
 use super::{Database, StoreError, Transaction};
 
+/// The audit tables' names, shared with the security officer's queries (store/oversight.rs).
 #[derive(Iden)]
-enum AuditEvents {
+pub(crate) enum AuditEvents {
     Table,
     Seq,
     At,
@@ -25,7 +26,7 @@ enum AuditEvents {
 }
 
 #[derive(Iden)]
-enum AuditCheckpoints {
+pub(crate) enum AuditCheckpoints {
     Table,
     Seq,
     HeadHash,

@@ -7,33 +7,7 @@ use sea_query::{Expr, ExprTrait, Iden, Order, Query, SelectStatement};
 use super::{Database, StoreError, Transaction};
 use crate::ids::PatientId;
 
-#[derive(Iden)]
-enum AuditEvents {
-    Table,
-    Seq,
-    At,
-    RequestId,
-    Principal,
-    Role,
-    Branch,
-    Action,
-    PatientToken,
-    Purpose,
-    ReasonCode,
-    Decision,
-    Reasons,
-    ClientAddr,
-    EntryHash,
-}
-
-#[derive(Iden)]
-enum AuditCheckpoints {
-    Table,
-    Seq,
-    HeadHash,
-    Mac,
-    CreatedAt,
-}
+use super::audit::{AuditCheckpoints, AuditEvents};
 
 #[derive(Iden)]
 enum PatientTokens {
