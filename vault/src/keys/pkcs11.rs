@@ -75,10 +75,11 @@ fn context_for(module: &Path) -> Result<Pkcs11, KeyError> {
     Ok(ctx)
 }
 
-/// Token-object writes (KEK creation and destruction) of this process, one at a time: SoftHSM2's
-/// file store answers CKR_GENERAL_ERROR when two threads create token objects at once. These
-/// are rare administrative calls, so the lock costs nothing on the unwrap path.
-static TOKEN_OBJECT_WRITES: Mutex<()> = Mutex::new(());
+/// Token-object writes (creating and destroying keys) exclude every other token call of this
+/// process: SoftHSM2's file store answers CKR_GENERAL_ERROR when a thread reads the object
+/// store while another writes it. Writes are rare administrative calls; all other calls share
+/// the lock, so the unwrap path stays concurrent.
+static TOKEN_OBJECT_WRITES: std::sync::RwLock<()> = std::sync::RwLock::new(());
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // A panic while holding one of these locks cannot leave the data inconsistent (pools and
@@ -197,6 +198,31 @@ impl Pkcs11Provider {
         &self,
         f: impl FnOnce(&Session) -> Result<T, CkError>,
     ) -> Result<T, KeyError> {
+        let _shared = TOKEN_OBJECT_WRITES
+            .read()
+            .unwrap_or_else(|p| p.into_inner());
+        self.on_session(f)
+    }
+
+    /// Like [`Self::with_session`], alone on the token: for creating and destroying objects.
+    /// A general failure is retried once, as SoftHSM2 reports a contended object store so.
+    fn with_session_exclusive<T>(
+        &self,
+        f: impl Fn(&Session) -> Result<T, CkError>,
+    ) -> Result<T, KeyError> {
+        let _alone = TOKEN_OBJECT_WRITES
+            .write()
+            .unwrap_or_else(|p| p.into_inner());
+        match self.on_session(&f) {
+            Err(KeyError::Unavailable(_)) => {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+                self.on_session(&f)
+            }
+            other => other,
+        }
+    }
+
+    fn on_session<T>(&self, f: impl FnOnce(&Session) -> Result<T, CkError>) -> Result<T, KeyError> {
         let session = match lock(&self.idle).pop() {
             Some(s) => s,
             None => self.ctx.open_rw_session(self.slot).map_err(token_error)?,
@@ -381,7 +407,6 @@ impl KeyProvider for Pkcs11Provider {
     }
 
     fn create_kek(&self, version: KekVersion) -> Result<(), KeyError> {
-        let _writing = lock(&TOKEN_OBJECT_WRITES);
         let label = version.label(&self.kek_label);
         if self.kek_versions()?.contains(&version) {
             return Err(KeyError::KekExists { label });
@@ -407,7 +432,7 @@ impl KeyProvider for Pkcs11Provider {
             template.push(Attribute::ValueLen(len.into()));
         }
         let mech = mechanism(spec.key_gen, None)?;
-        let handle = self.with_session(|s| s.generate_key(&mech, &template))?;
+        let handle = self.with_session_exclusive(|s| s.generate_key(&mech, &template))?;
         lock(&self.kek_handles).insert(version, handle);
         Ok(())
     }
@@ -468,7 +493,6 @@ impl KeyProvider for Pkcs11Provider {
     }
 
     fn ensure_audit_key(&self) -> Result<bool, KeyError> {
-        let _writing = lock(&TOKEN_OBJECT_WRITES);
         if self.find_audit_key()?.is_some() {
             return Ok(false);
         }
@@ -496,7 +520,7 @@ impl KeyProvider for Pkcs11Provider {
             0x350 => Mechanism::GenericSecretKeyGen,
             other => mechanism(other, None)?,
         };
-        let handle = self.with_session(|s| s.generate_key(&mech, &template))?;
+        let handle = self.with_session_exclusive(|s| s.generate_key(&mech, &template))?;
         *lock(&self.audit_handle) = Some(handle);
         Ok(true)
     }
@@ -530,9 +554,8 @@ impl KeyProvider for Pkcs11Provider {
     }
 
     fn destroy_kek(&self, version: KekVersion) -> Result<(), KeyError> {
-        let _writing = lock(&TOKEN_OBJECT_WRITES);
         let handle = self.kek_handle(version)?;
-        self.with_session(|s| s.destroy_object(handle))?;
+        self.with_session_exclusive(|s| s.destroy_object(handle))?;
         lock(&self.kek_handles).remove(&version);
         Ok(())
     }
