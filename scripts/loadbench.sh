@@ -169,6 +169,17 @@ RUST_LOG=info "$vault" --config "$work/vault.toml" serve >"$work/vault.log" 2>&1
 pids+=($!)
 wait_ok "http://127.0.0.1:$vault_port/readyz" vault "${pids[-1]}"
 
+# A second vault on the same database and token with its audit writer stubbed out (demo mode,
+# the only mode that allows it): its unseal runs in the same rounds as the baseline for what the
+# audit costs (issue 4: group commit must keep >= 80 % of it).
+stub_port=$(free_port)
+sed -e 's/^mode = .*/mode = "demo"/' -e "s/^listen = .*/listen = \"127.0.0.1:$stub_port\"/" \
+  "$work/vault.toml" >"$work/vault-stub.toml"
+grep -q danger_stub_writer "$work/vault-stub.toml" || printf '\n[audit]\ndanger_stub_writer = true\n' >>"$work/vault-stub.toml"
+RUST_LOG=info "$vault" --config "$work/vault-stub.toml" serve >"$work/vault-stub.log" 2>&1 &
+pids+=($!)
+wait_ok "http://127.0.0.1:$stub_port/readyz" vault-stub "${pids[-1]}"
+
 bao_port=$(free_port)
 cat >"$work/audit.hcl" <<HCL
 audit "file" "file" {
@@ -196,6 +207,7 @@ LOADGEN_CLINIC_CREDENTIAL=$credential LOADGEN_DOCTOR_PASSWORD=$doctor_password \
 LOADGEN_DOCTOR_TOTP_SECRET=$totp_secret LOADGEN_DOCTOR_STAFF_ID=$doctor_id \
 LOADGEN_BAO_TOKEN=$bao_token \
   "$loadgen" --vault "http://127.0.0.1:$vault_port" --bao "http://127.0.0.1:$bao_port" \
+  --vault-stub "http://127.0.0.1:$stub_port" \
   --connections "$connections" --duration "$duration" --warmup "$warmup" --rounds "$rounds" \
   --patients "$patients" --summary "$work/summary.txt" \
   $([ "$single" = 1 ] && echo --single-connection-too)

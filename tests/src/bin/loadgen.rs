@@ -36,6 +36,10 @@ struct Args {
     /// Base URL of the OpenBao dev server; must be http://127.0.0.1:<port>.
     #[arg(long)]
     bao: String,
+    /// Base URL of a second vault on the same database with its audit writer stubbed out: its
+    /// unseal joins the rounds as a fifth load, the baseline for the audit's cost.
+    #[arg(long)]
+    vault_stub: Option<String>,
     /// OpenBao token with rights to mount transit (the dev root token).
     #[arg(long, env = "LOADGEN_BAO_TOKEN", hide_env_values = true)]
     bao_token: String,
@@ -686,6 +690,7 @@ async fn run(a: Args) -> Result<(), Failure> {
         plaintext_len: sealed_body.len(),
         text_len: text.len(),
         vault: &vault,
+        vault_stub: a.vault_stub.clone(),
         clinic: a.clinic.clone(),
         batch: a.batch,
         rounds: a.rounds,
@@ -721,6 +726,14 @@ async fn run(a: Args) -> Result<(), Failure> {
         a.batch,
         verdict(resolve_ratio < 5.0)
     );
+    if let Some(stub) = &r.stub {
+        let share = r.unseal.rps() / stub.rps();
+        println!(
+            "  unseal with audit / stubbed    = {:.0}%  (issue 4 goal >= 80%) {}",
+            share * 100.0,
+            verdict(share >= 0.8)
+        );
+    }
     if let Some(s) = &single {
         println!("at 1 connection (reference):");
         println!(
@@ -751,6 +764,14 @@ async fn run(a: Args) -> Result<(), Failure> {
                     s.requests
                 );
             }
+            if let Some(stub) = &run.stub {
+                out += &format!(
+                    "{prefix}unseal_stub_rps={:.1}\n{prefix}unseal_stub_p99_ms={:.2}\n{prefix}audit_share={:.3}\n",
+                    stub.rps(),
+                    stub.p99_us as f64 / 1000.0,
+                    run.unseal.rps() / stub.rps()
+                );
+            }
             out += &format!("{prefix}cache_misses={}\n", run.cache_misses);
         }
         out += &format!(
@@ -769,6 +790,8 @@ struct Results {
     unseal: Stats,
     one: Stats,
     many: Stats,
+    /// The unseal through the vault whose audit writer is stubbed out, when there is one.
+    stub: Option<Stats>,
     cache_misses: f64,
 }
 
@@ -777,6 +800,7 @@ struct Suite<'a> {
     plaintext_len: usize,
     text_len: usize,
     vault: &'a Vault,
+    vault_stub: Option<String>,
     clinic: String,
     batch: usize,
     rounds: usize,
@@ -859,7 +883,18 @@ impl Suite<'_> {
             ));
         }
 
-        let loads: [(String, Arc<Vec<Shot>>, usize); 4] = [
+        let stub_shots: Option<Vec<Shot>> = self.vault_stub.as_ref().map(|stub| {
+            unseal_shots
+                .iter()
+                .map(|shot| Shot {
+                    method: shot.method.clone(),
+                    url: shot.url.replacen(&vault.base, stub, 1),
+                    header: shot.header.clone(),
+                    body: shot.body.clone(),
+                })
+                .collect()
+        });
+        let mut loads: Vec<(String, Arc<Vec<Shot>>, usize)> = vec![
             (
                 format!("openbao transit decrypt 4 KiB (file audit)  c={connections}"),
                 self.bao_shots.clone(),
@@ -884,11 +919,18 @@ impl Suite<'_> {
                 2,
             ),
         ];
+        if let Some(shots) = stub_shots {
+            loads.push((
+                format!("vault unseal 4 KiB, audit writer stubbed  c={connections}"),
+                Arc::new(shots),
+                self.text_len,
+            ));
+        }
         let rounds = self.rounds.max(1);
         let slice = self.duration / u32::try_from(rounds).map_err(|_| "too many rounds")?;
         let misses = "vault_dek_cache_misses_total";
         let (mut cache_misses, mut cache_hits) = (0.0, 0.0);
-        let mut pooled: [Vec<u64>; 4] = Default::default();
+        let mut pooled: Vec<Vec<u64>> = vec![Vec::new(); loads.len()];
         for round in 1..=rounds {
             let mut line = format!("  round {round}/{rounds}:");
             for (k, (name, shots, min_body)) in loads.iter().enumerate() {
@@ -917,17 +959,25 @@ impl Suite<'_> {
                 pooled[k].extend(lat);
             }
             println!(
-                "{line}  (openbao, unseal, resolve 1, resolve {})",
-                self.batch
+                "{line}  (openbao, unseal, resolve 1, resolve {}{})",
+                self.batch,
+                if loads.len() > 4 {
+                    ", unseal with the audit stubbed"
+                } else {
+                    ""
+                }
             );
         }
         let seconds = slice.as_secs_f64() * rounds as f64;
-        let [bao, unseal, one, many] = pooled;
+        let mut pooled = pooled.into_iter();
+        let mut next =
+            |k: usize| summarise(&loads[k].0, pooled.next().unwrap_or_default(), seconds);
         let results = Results {
-            bao: summarise(&loads[0].0, bao, seconds),
-            unseal: summarise(&loads[1].0, unseal, seconds),
-            one: summarise(&loads[2].0, one, seconds),
-            many: summarise(&loads[3].0, many, seconds),
+            bao: next(0),
+            unseal: next(1),
+            one: next(2),
+            many: next(3),
+            stub: (loads.len() > 4).then(|| next(4)),
             cache_misses,
         };
         println!(
