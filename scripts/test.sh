@@ -27,7 +27,7 @@ if command -v psql >/dev/null 2>&1; then
     exit 1
   fi
   # Databases left by earlier runs (each test makes its own).
-  for db in $(psql "$VAULT_TEST_POSTGRES_URL" -qAtc "SELECT datname FROM pg_database WHERE datname LIKE 'vault\_test\_%'"); do
+  for db in $(psql "$VAULT_TEST_POSTGRES_URL" -qAtc "SELECT datname FROM pg_database WHERE datname LIKE 'vault\_test\_%' OR datname LIKE 'clinic\_test\_%'"); do
     psql "$VAULT_TEST_POSTGRES_URL" -qc "DROP DATABASE IF EXISTS \"$db\"" >/dev/null
   done
 fi

@@ -1,6 +1,14 @@
 //! Medikamente clinic app: scheduling, billing and the patient app's back end.
 //!
-//! Patients appear here only as vault tokens. The service itself comes with the clinic-app
-//! issue; this crate starts with the money type billing is built on.
+//! Patients appear here only as vault tokens (`pt_...` of the clinic-app domain). Names and
+//! contacts are resolved from the vault per request, with a purpose, and never stored.
 
+pub mod clock;
+pub mod config;
+pub mod demo;
+pub mod domain;
+pub mod http;
 pub mod money;
+pub mod startup;
+pub mod store;
+pub mod vault;

@@ -1,6 +1,7 @@
 //! Made-up data for the embedded demo, so a first start has people and records to look at.
 //! Everything here is invented; the credentials are printed because it is a demo.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use policy::{ConsumerDomain, Role};
@@ -41,9 +42,31 @@ fn demo_identity(
     })
 }
 
+/// What `clinic-app demo` needs from the demo vault: its service credential and the demo
+/// doctor's vault staff id (so bookings report care relationships). Demo only.
+pub const HANDOFF_FILE: &str = "vault-demo-handoff.json";
+
+fn write_handoff(data_dir: &Path, credential: &str, doctor_id: &str) -> Result<(), String> {
+    let body = serde_json::json!({
+        "clinic_app_credential": credential,
+        "doctor_staff_id": doctor_id,
+    })
+    .to_string();
+    let path = data_dir.join(HANDOFF_FILE);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    use std::io::Write;
+    options
+        .open(&path)
+        .and_then(|mut f| f.write_all(body.as_bytes()))
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
 /// Seeds staff, a clinic-app credential and patients once; returns lines to show the user
 /// (empty when data exists already).
-pub async fn seed(state: &Arc<AppState>) -> Result<Vec<String>, String> {
+pub async fn seed(state: &Arc<AppState>, data_dir: &Path) -> Result<Vec<String>, String> {
     let db = &state.db;
     if store::keys::count_patients(db)
         .await
@@ -53,6 +76,7 @@ pub async fn seed(state: &Arc<AppState>) -> Result<Vec<String>, String> {
         return Ok(Vec::new());
     }
     let mut lines = Vec::new();
+    let mut doctor_id = String::new();
     for (username, role) in DEMO_STAFF {
         let (staff_id, totp) = state
             .auth
@@ -62,6 +86,9 @@ pub async fn seed(state: &Arc<AppState>) -> Result<Vec<String>, String> {
         lines.push(format!(
             "demo staff {username} ({role}, staff id {staff_id}), password {DEMO_PASSWORD}"
         ));
+        if role == Role::Doctor {
+            doctor_id = staff_id.clone();
+        }
         if let Some(uri) = totp {
             lines.push(format!("  TOTP for {username}: {uri}"));
         }
@@ -72,6 +99,11 @@ pub async fn seed(state: &Arc<AppState>) -> Result<Vec<String>, String> {
         .await
         .map_err(|e| e.to_string())?;
     lines.push(format!("demo clinic-app credential: {}", clinic.as_str()));
+    write_handoff(data_dir, clinic.as_str(), &doctor_id)?;
+    lines.push(format!(
+        "demo hand-off for `clinic-app demo` written to {}",
+        data_dir.join(HANDOFF_FILE).display()
+    ));
     let reception = Principal::Service {
         domain: ConsumerDomain::ClinicApp,
     };

@@ -422,7 +422,7 @@ async fn serve(config: &Config, clock: Arc<SystemClock>, seed_demo: bool) -> Res
         .await
         .map_err(|e| e.to_string())?;
     if seed_demo {
-        for line in demo::seed(app.state()).await? {
+        for line in demo::seed(app.state(), &config.data_dir).await? {
             say(&format!("vault: {line}"));
         }
         say(&format!(

@@ -54,7 +54,7 @@ pub enum StartupError {
 pub struct Metrics {
     pub registry: Registry,
     pub dek_cache_entries: Gauge,
-    pub http: crate::http::metrics::HttpMetrics,
+    pub http: Arc<service_kit::http::metrics::HttpMetrics>,
 }
 
 /// What handlers share.
@@ -234,7 +234,7 @@ pub async fn open_database(config: &Config) -> Result<Database, StartupError> {
     let db = Database::connect(&config.database_url, config.max_connections)
         .await
         .map_err(fail)?;
-    db.migrate().await.map_err(fail)?;
+    store::migrate(&db).await.map_err(fail)?;
     Ok(db)
 }
 
@@ -348,7 +348,9 @@ impl Application {
             "Audit events committed by the group writer",
             audit.events.clone(),
         );
-        let http = crate::http::metrics::HttpMetrics::register(&mut registry);
+        let http = Arc::new(service_kit::http::metrics::HttpMetrics::register(
+            &mut registry,
+        ));
         let metrics = Metrics {
             registry,
             dek_cache_entries,

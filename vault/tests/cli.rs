@@ -191,7 +191,7 @@ async fn seed(db_url: &str, settings: vault::keys::pkcs11::Pkcs11Settings, n: us
     let provider = Arc::new(Pkcs11Provider::open(settings).unwrap());
     provider.create_kek(KekVersion::FIRST).unwrap();
     let db = vault::store::Database::connect(db_url, 2).await.unwrap();
-    db.migrate().await.unwrap();
+    vault::store::migrate(&db).await.unwrap();
     let sealed = support::sealed_data(&db, provider, Suite::Aes256GcmSiv).await;
     for _ in 0..n {
         let p = sealed.create_patient().await.unwrap();
@@ -587,7 +587,7 @@ async fn audit_verify_exit_code_says_pass_or_fail() {
     let db = vault::store::Database::connect(&f.db_url(), 2)
         .await
         .unwrap();
-    db.migrate().await.unwrap();
+    vault::store::migrate(&db).await.unwrap();
     let (writer, _task) = vault::audit::AuditWriter::start(
         db.clone(),
         provider,

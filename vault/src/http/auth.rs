@@ -9,8 +9,8 @@ use vault_wire::{LoginRequest, LoginResponse};
 
 use super::caller::{Caller, Meta};
 use super::error::ApiError;
-use super::json::ApiJson;
 use crate::startup::AppState;
+use service_kit::http::json::ApiJson;
 
 /// Signs a member of staff in; doctors and nurses also give a TOTP code.
 #[utoipa::path(post, path = "/v1/login", operation_id = "login", tag = "auth",

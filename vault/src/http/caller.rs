@@ -20,11 +20,11 @@ pub struct Caller {
     pub bearer: String,
 }
 
-/// The request's id (set by [`super::request_id::assign`]) and client address.
+/// The request's id (set by [`service_kit::http::request_id::assign`]) and client address.
 pub fn request_meta(parts: &Parts) -> RequestMeta {
     let request_id = parts
         .extensions
-        .get::<super::request_id::RequestId>()
+        .get::<service_kit::http::request_id::RequestId>()
         .map_or_else(|| uuid::Uuid::new_v4().to_string(), |r| r.0.clone());
     let client_addr = parts
         .extensions

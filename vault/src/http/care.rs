@@ -12,10 +12,10 @@ use vault_wire::{
 
 use super::caller::Caller;
 use super::error::ApiError;
-use super::json::ApiJson;
 use super::patients::token;
 use crate::domain::care;
 use crate::startup::AppState;
+use service_kit::http::json::ApiJson;
 
 /// Reports that a doctor treats a patient in a time window (an appointment was booked).
 #[utoipa::path(put, path = "/v1/care-relationships", operation_id = "putCareRelationship", tag = "care",

@@ -7,13 +7,10 @@ pub mod caller;
 pub mod care;
 pub mod error;
 pub mod health;
-pub mod json;
-pub mod metrics;
 pub mod openapi;
 pub mod oversight;
 pub mod patients;
 pub mod records;
-pub mod request_id;
 
 use std::sync::Arc;
 
@@ -21,6 +18,8 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::header;
 use axum::routing::{delete, get, patch, post, put};
+
+use service_kit::http::{metrics, request_id};
 
 use crate::startup::AppState;
 
@@ -101,7 +100,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             post(care::end_break_glass),
         )
         .route_layer(axum::middleware::from_fn_with_state(
-            state.clone(),
+            state.metrics.http.clone(),
             metrics::track,
         ))
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))

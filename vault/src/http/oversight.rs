@@ -18,10 +18,10 @@ use vault_wire::{
 
 use super::caller::Caller;
 use super::error::ApiError;
-use super::json::ApiJson;
 use super::patients::token;
 use crate::domain::oversight::{Milestone, OversightError};
 use crate::startup::AppState;
+use service_kit::http::json::ApiJson;
 
 impl From<OversightError> for ApiError {
     fn from(e: OversightError) -> Self {

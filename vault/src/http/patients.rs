@@ -14,10 +14,10 @@ use vault_wire::{
 
 use super::caller::Caller;
 use super::error::ApiError;
-use super::json::ApiJson;
 use crate::domain::identity;
 use crate::domain::patients::FieldAnswer;
 use crate::startup::AppState;
+use service_kit::http::json::ApiJson;
 
 pub fn token(raw: &str) -> Result<PatientToken, ApiError> {
     raw.parse().map_err(|_| {

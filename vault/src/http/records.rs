@@ -13,12 +13,12 @@ use vault_wire::{
 
 use super::caller::Caller;
 use super::error::ApiError;
-use super::json::ApiJson;
 use super::patients::token;
 use crate::domain::RecordRef;
 use crate::domain::records::RecordInfo;
 use crate::ids::RecordId;
 use crate::startup::AppState;
+use service_kit::http::json::ApiJson;
 
 fn kind_str(kind: RecordKind) -> &'static str {
     match kind {

@@ -46,7 +46,7 @@ pub async fn fresh_db(backend: Backend) -> TestDb {
             let file = dir.path().join("vault.db");
             let url = format!("sqlite://{}", file.display());
             let db = Database::connect(&url, 4).await.unwrap();
-            db.migrate().await.unwrap();
+            vault::store::migrate(&db).await.unwrap();
             TestDb {
                 db,
                 url,
@@ -72,7 +72,7 @@ pub async fn fresh_db(backend: Backend) -> TestDb {
                 .to_string();
             let url = format!("{base}/{name}");
             let db = Database::connect(&url, 8).await.unwrap();
-            db.migrate().await.unwrap();
+            vault::store::migrate(&db).await.unwrap();
             TestDb {
                 db,
                 url,

@@ -13,8 +13,6 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
-use crate::startup::AppState;
-
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RouteLabels {
     pub method: String,
@@ -54,7 +52,7 @@ impl HttpMetrics {
 }
 
 /// Counts and times every request.
-pub async fn track(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+pub async fn track(State(http): State<Arc<HttpMetrics>>, req: Request, next: Next) -> Response {
     let route = req
         .extensions()
         .get::<MatchedPath>()
@@ -62,7 +60,6 @@ pub async fn track(State(state): State<Arc<AppState>>, req: Request, next: Next)
     let method = req.method().as_str().to_owned();
     let started = Instant::now();
     let response = next.run(req).await;
-    let http = &state.metrics.http;
     http.seconds
         .get_or_create(&RouteOnly {
             method: method.clone(),

@@ -1,14 +1,37 @@
-//! A JSON body extractor whose rejections are `ApiError`s, with values cut out of parser
-//! messages so a bad body never echoes personal data back or into logs.
+//! A JSON body extractor whose rejections are the services' error bodies, with values cut out of
+//! parser messages so a bad body never echoes personal data back or into logs.
 
+use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
-
-use super::error::ApiError;
+use vault_wire::ApiError as Body;
 
 pub struct ApiJson<T>(pub T);
+
+/// Why a body was refused: a status and the common error body.
+#[derive(Debug)]
+pub struct BodyRejection {
+    pub status: StatusCode,
+    pub body: Body,
+}
+
+impl BodyRejection {
+    fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            body: Body::new(code, message),
+        }
+    }
+}
+
+impl IntoResponse for BodyRejection {
+    fn into_response(self) -> Response {
+        (self.status, Json(self.body)).into_response()
+    }
+}
 
 /// Cuts values out of a serde message, keeping field names and what was expected:
 /// `invalid value: string "Ivanov", expected ...` becomes `invalid value: string "…", expected
@@ -69,31 +92,36 @@ fn without_values(message: &str) -> String {
 }
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
-    type Rejection = ApiError;
+    type Rejection = BodyRejection;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         match axum::Json::<T>::from_request(req, state).await {
             Ok(axum::Json(v)) => Ok(ApiJson(v)),
-            Err(JsonRejection::JsonDataError(e)) => Err(ApiError::new(
+            Err(JsonRejection::JsonDataError(e)) => Err(BodyRejection::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "invalid_field",
                 without_values(&e.body_text()),
             )),
-            Err(JsonRejection::JsonSyntaxError(e)) => Err(ApiError::bad_request(
+            Err(JsonRejection::JsonSyntaxError(e)) => Err(BodyRejection::new(
+                StatusCode::BAD_REQUEST,
                 "malformed_json",
                 without_values(&e.body_text()),
             )),
-            Err(JsonRejection::MissingJsonContentType(_)) => Err(ApiError::new(
+            Err(JsonRejection::MissingJsonContentType(_)) => Err(BodyRejection::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "json_required",
                 "send the body as JSON with Content-Type: application/json",
             )),
-            Err(JsonRejection::BytesRejection(_)) => Err(ApiError::new(
+            Err(JsonRejection::BytesRejection(_)) => Err(BodyRejection::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "body_too_large",
                 "the request body is too large or could not be read",
             )),
-            Err(other) => Err(ApiError::bad_request("bad_body", other.body_text())),
+            Err(other) => Err(BodyRejection::new(
+                StatusCode::BAD_REQUEST,
+                "bad_body",
+                other.body_text(),
+            )),
         }
     }
 }
