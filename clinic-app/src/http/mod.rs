@@ -2,11 +2,13 @@
 
 pub mod appointments;
 pub mod auth;
+pub mod billing;
 pub mod caller;
 pub mod directory;
 pub mod error;
 pub mod health;
 pub mod openapi;
+pub mod patient_app;
 pub mod patients;
 
 use std::sync::Arc;
@@ -69,6 +71,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/waitlist", post(appointments::join_waitlist))
         .route("/v1/patients", post(patients::register))
         .route("/v1/patients/search", post(patients::search))
+        .merge(billing::routes())
+        .merge(patient_app::routes())
         .route_layer(axum::middleware::from_fn_with_state(
             state.http_metrics.clone(),
             metrics::track,

@@ -41,9 +41,15 @@ impl Modify for BearerAuth {
 )]
 pub struct ApiDoc;
 
+/// The whole document: the paths above and those of the billing and patient app areas.
+pub fn document() -> utoipa::openapi::OpenApi {
+    let mut doc = ApiDoc::openapi();
+    doc.merge(super::billing::AreaApi::openapi());
+    doc.merge(super::patient_app::AreaApi::openapi());
+    doc
+}
+
 /// The document as pretty JSON.
 pub fn json() -> String {
-    ApiDoc::openapi()
-        .to_pretty_json()
-        .unwrap_or_else(|_| "{}".into())
+    document().to_pretty_json().unwrap_or_else(|_| "{}".into())
 }
