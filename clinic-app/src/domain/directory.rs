@@ -464,9 +464,10 @@ impl Clinic {
             kind: kind.into(),
         };
         rows::insert_exception(&self.db, &row, &who.staff_id, self.clock.now()).await?;
-        // Booked visits in the period (widened by a day for time zones), to be rearranged.
-        let from = schedule::local_midnight(first, -720);
-        let until = schedule::local_midnight(last, 840) + 86_400;
+        // Booked visits in the period (from the first day's earliest midnight on Earth, UTC+14, to
+        // the last day's latest, UTC-12), to be rearranged.
+        let from = schedule::local_midnight(first, 840);
+        let until = schedule::local_midnight(last, -720) + 86_400;
         let affected = crate::store::appointments::between(
             &self.db,
             from,

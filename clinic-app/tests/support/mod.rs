@@ -56,22 +56,9 @@ pub async fn fresh_clinic_db(backend: Backend) -> TestDb {
             }
         }
         Backend::Postgres => {
-            let admin_url = std::env::var("VAULT_TEST_POSTGRES_URL")
-                .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-            let name = format!("clinic_test_{}", uuid::Uuid::new_v4().simple());
-            let admin = sqlx::PgPool::connect(&admin_url).await.unwrap_or_else(|e| {
-                panic!("PostgreSQL at {admin_url} is unreachable ({e}): start it or set VAULT_TEST_POSTGRES_URL")
-            });
-            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                .execute(&admin)
-                .await
-                .unwrap();
-            admin.close().await;
-            let base = admin_url
-                .rsplit_once('/')
-                .map_or(admin_url.as_str(), |(b, _)| b)
-                .to_string();
-            let url = format!("{base}/{name}");
+            let url =
+                create_empty_postgres(&format!("clinic_test_{}", uuid::Uuid::new_v4().simple()))
+                    .await;
             let db = Database::connect(&url, 8).await.unwrap();
             clinic_app::store::migrate(&db).await.unwrap();
             TestDb {
@@ -81,6 +68,28 @@ pub async fn fresh_clinic_db(backend: Backend) -> TestDb {
             }
         }
     }
+}
+
+fn postgres_admin_url() -> String {
+    std::env::var("VAULT_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// Creates an empty PostgreSQL database; returns its URL.
+async fn create_empty_postgres(name: &str) -> String {
+    let admin_url = postgres_admin_url();
+    let admin = sqlx::PgPool::connect(&admin_url).await.unwrap_or_else(|e| {
+        panic!("PostgreSQL at {admin_url} is unreachable ({e}): start it or set VAULT_TEST_POSTGRES_URL")
+    });
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&admin)
+        .await
+        .unwrap();
+    admin.close().await;
+    let base = admin_url
+        .rsplit_once('/')
+        .map_or(admin_url.as_str(), |(b, _)| b);
+    format!("{base}/{name}")
 }
 
 pub struct Vault {
@@ -93,8 +102,21 @@ pub struct Vault {
 
 impl Vault {
     pub async fn spawn(clock: Arc<vault::clock::ManualClock>) -> Vault {
+        Self::spawn_on(clock, None).await
+    }
+
+    /// A demo vault whose database is `database_url` (a PostgreSQL database for benchmarks)
+    /// instead of a SQLite file in its directory.
+    pub async fn spawn_on(
+        clock: Arc<vault::clock::ManualClock>,
+        database_url: Option<String>,
+    ) -> Vault {
         let dir = tempfile::tempdir().unwrap();
         let mut config = vault::config::Config::demo(dir.path(), "127.0.0.1:0".parse().unwrap());
+        if let Some(url) = database_url {
+            config.database_url = url;
+            config.max_connections = 16;
+        }
         config.alert_scan_every = Duration::from_secs(3600);
         let app = vault::startup::Application::build(&config, clock)
             .await
@@ -172,10 +194,22 @@ impl Drop for TestApp {
 
 impl TestApp {
     pub async fn spawn(backend: Backend) -> TestApp {
+        Self::spawn_with(backend, false).await
+    }
+
+    /// As [`TestApp::spawn`]; with `vault_on_postgres` the vault's database is a fresh
+    /// PostgreSQL database too (benchmarks).
+    pub async fn spawn_with(backend: Backend, vault_on_postgres: bool) -> TestApp {
         let clock = Arc::new(vault::clock::ManualClock::new(
             UNIX_EPOCH + Duration::from_secs(u64::try_from(MONDAY_0700_MSK).unwrap()),
         ));
-        let vault = Vault::spawn(clock.clone()).await;
+        let vault_db = if vault_on_postgres {
+            let name = format!("clinic_test_vault_{}", uuid::Uuid::new_v4().simple());
+            Some(create_empty_postgres(&name).await)
+        } else {
+            None
+        };
+        let vault = Vault::spawn_on(clock.clone(), vault_db).await;
         let db = fresh_clinic_db(backend).await;
         let outbox_file = vault.dir.path().join("outbox.jsonl");
         let toml = format!(
@@ -499,4 +533,66 @@ macro_rules! on_both_backends {
             }
         }
     };
+}
+
+impl TestApp {
+    /// How many `POST /v1/resolve` calls the vault has answered (from its `/metrics`).
+    pub async fn vault_resolve_calls(&self) -> u64 {
+        let text = self
+            .http
+            .get(format!("{}/metrics", self.vault.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        text.lines()
+            .filter(|l| {
+                l.starts_with("vault_http_requests_total") && l.contains("route=\"/v1/resolve\"")
+            })
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .map(|v| v as u64)
+            .sum()
+    }
+
+    /// Rows of a clinic table (for "nothing was written" checks).
+    pub async fn count(&self, table: &str) -> i64 {
+        let sql = format!("SELECT COUNT(*) FROM {table}");
+        match &self.db.db {
+            Database::Sqlite(pool) => sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                .fetch_one(pool)
+                .await
+                .unwrap(),
+            Database::Postgres(pool) => sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                .fetch_one(pool)
+                .await
+                .unwrap(),
+        }
+    }
+
+    /// Care relationships the vault holds (its SQLite file).
+    pub async fn vault_care_relationships(&self) -> Vec<(String, i64)> {
+        let url = format!(
+            "sqlite://{}",
+            self.vault.dir.path().join("vault.db").display()
+        );
+        let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+        let rows: Vec<(String, i64)> =
+            sqlx::query_as("SELECT doctor_staff_id, valid_until FROM care_relationships")
+                .fetch_all(&pool)
+                .await
+                .unwrap();
+        pool.close().await;
+        rows
+    }
+
+    /// The messages the development sink has written, as JSON values.
+    pub fn sent_messages(&self) -> Vec<Value> {
+        std::fs::read_to_string(&self.outbox_file)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
 }
