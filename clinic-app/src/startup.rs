@@ -30,18 +30,18 @@ pub struct AppState {
 }
 
 pub async fn open_database(config: &Config) -> Result<Database, StartupError> {
-    if let Some(path) = config.database_url.strip_prefix("sqlite://") {
-        if let Some(dir) = std::path::Path::new(path)
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-        {
-            std::fs::create_dir_all(dir).map_err(|e| {
-                StartupError(format!(
-                    "cannot create the data directory {}: {e}",
-                    dir.display()
-                ))
-            })?;
-        }
+    if let Some(dir) = config
+        .database_url
+        .strip_prefix("sqlite://")
+        .and_then(|path| std::path::Path::new(path).parent())
+        .filter(|d| !d.as_os_str().is_empty())
+    {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            StartupError(format!(
+                "cannot create the data directory {}: {e}",
+                dir.display()
+            ))
+        })?;
     }
     let db = Database::connect(&config.database_url, config.max_connections)
         .await
@@ -82,6 +82,7 @@ impl Application {
                 clock,
                 identity: config.clinic.clone(),
                 sender: crate::domain::reminders::FileSender::shared(&config.outbox_file),
+                login_keys: crate::domain::patient_app::LoginKeys::derive(&config.vault_secret),
             },
             registry,
             http_metrics,

@@ -744,3 +744,95 @@ on_both_backends!(
         );
     }
 );
+
+on_both_backends!(
+    the_published_price_list_is_public_and_keeps_its_history,
+    |backend| async move {
+        let app = TestApp::spawn(backend).await;
+        let (status, _) = app
+            .post(
+                &app.admin,
+                "/v1/services/B01.047.001/prices",
+                json!({"valid_from": "2027-01-01", "amount": "2750"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED);
+        let (status, body) = app
+            .post(
+                &app.admin,
+                "/v1/services/B01.047.001/prices",
+                json!({"valid_from": "2027-01-01", "amount": "3000"}),
+            )
+            .await;
+        assert_eq!(
+            (status, body["code"].clone()),
+            (StatusCode::CONFLICT, json!("price_exists")),
+            "history is not overwritten"
+        );
+        let (status, body) = app
+            .post(
+                &app.admin,
+                "/v1/services/B01.047.001/prices",
+                json!({"valid_from": "2027-02-01", "amount": "12.505"}),
+            )
+            .await;
+        assert_eq!(
+            (status, body["field"].clone()),
+            (StatusCode::UNPROCESSABLE_ENTITY, json!("amount"))
+        );
+        let (status, list) = app.get("", "/v1/price-list").await;
+        assert_eq!(status, StatusCode::OK, "no sign-in needed: {list}");
+        let entry = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["code"] == json!("B01.047.001"))
+            .unwrap();
+        assert_eq!(
+            entry["prices"],
+            json!([
+                {"valid_from": "2026-01-01", "valid_until": "2026-12-31", "kopecks": 250000},
+                {"valid_from": "2027-01-01", "kopecks": 275000}
+            ])
+        );
+        // Today's price in the service list is still the old one.
+        let (_, services) = app.get(&app.reception, "/v1/services").await;
+        let today = services
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["code"] == json!("B01.047.001"))
+            .unwrap();
+        assert_eq!(today["price_kopecks"], json!(250000));
+    }
+);
+
+on_both_backends!(
+    with_its_database_gone_clinic_app_answers_503_and_readyz_says_so,
+    |backend| async move {
+        let app = TestApp::spawn(backend).await;
+        assert_eq!(app.get("", "/readyz").await.0, StatusCode::OK);
+        app.state.clinic.db.close().await;
+        let (status, body) = app
+            .get(
+                &app.reception,
+                "/v1/schedule/day?branch_id=msk-1&day=2026-11-30",
+            )
+            .await;
+        assert_eq!(
+            (status, body["code"].clone()),
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                json!("database_unavailable")
+            ),
+            "{body}"
+        );
+        assert!(
+            !body.to_string().contains("sqlx") && !body.to_string().contains("pool"),
+            "no cause in the body: {body}"
+        );
+        let (status, ready) = app.get("", "/readyz").await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(ready["database"], json!(false));
+    }
+);

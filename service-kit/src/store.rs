@@ -178,18 +178,13 @@ impl Database {
         Ok(())
     }
 
+    /// Opens a transaction. On SQLite it takes the database's write lock at once (`BEGIN
+    /// IMMEDIATE`): a deferred transaction that reads and then writes fails at once with
+    /// `SQLITE_BUSY_SNAPSHOT` when another writer got in between, where an immediate one waits
+    /// its turn (up to the busy timeout). So a read-check-write (booking a slot) never
+    /// interleaves with another writer. On PostgreSQL it is a plain transaction; serialise what
+    /// must be serialised with [`Transaction::lock_keys`].
     pub async fn begin(&self) -> Result<Transaction, StoreError> {
-        Ok(match self {
-            Database::Sqlite(pool) => Transaction::Sqlite(pool.begin().await?),
-            Database::Postgres(pool) => Transaction::Postgres(pool.begin().await?),
-        })
-    }
-
-    /// A transaction for a read-check-write that must not interleave with another one (booking
-    /// a slot). On SQLite it takes the write lock at once (`BEGIN IMMEDIATE`), so writers queue
-    /// behind each other (up to the busy timeout); on PostgreSQL it is a plain transaction that
-    /// the caller serialises on the things it touches with [`Transaction::lock_keys`].
-    pub async fn begin_exclusive(&self) -> Result<Transaction, StoreError> {
         Ok(match self {
             Database::Sqlite(pool) => {
                 Transaction::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?)
@@ -209,8 +204,8 @@ impl Database {
 impl Transaction {
     /// Takes a PostgreSQL transaction-scoped advisory lock on each key (in sorted order, so two
     /// transactions never wait on each other crosswise); they are released at commit or
-    /// rollback. On SQLite this does nothing: [`Database::begin_exclusive`] already holds the
-    /// database's write lock.
+    /// rollback. On SQLite this does nothing: [`Database::begin`] already holds the database's
+    /// write lock.
     pub async fn lock_keys(&mut self, keys: &[String]) -> Result<(), StoreError> {
         let Transaction::Postgres(tx) = self else {
             return Ok(());

@@ -312,7 +312,7 @@ impl Clinic {
             late_cancel: None,
             rescheduled_to: None,
         };
-        let mut tx = self.db.begin_exclusive().await?;
+        let mut tx = self.db.begin().await?;
         tx.lock_keys(&Self::lock_keys(&slot, &req.patient)).await?;
         Self::check_free(&mut tx, &slot, &req.patient, None).await?;
         rows::insert(&mut tx, &row, now)
@@ -428,7 +428,7 @@ impl Clinic {
         }
         let now = self.clock.now();
         let late = now > row.starts_at - LATE_CANCEL_SECONDS;
-        let mut tx = self.db.begin_exclusive().await?;
+        let mut tx = self.db.begin().await?;
         if !rows::cancel(
             &mut tx,
             appointment_id,
@@ -550,7 +550,7 @@ impl Clinic {
             late_cancel: None,
             rescheduled_to: None,
         };
-        let mut tx = self.db.begin_exclusive().await?;
+        let mut tx = self.db.begin().await?;
         let mut keys = Self::lock_keys(&slot, &patient);
         keys.push(format!("doctor:{}", old.doctor_id));
         keys.push(format!("room:{}", old.room_id));

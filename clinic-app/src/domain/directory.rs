@@ -105,6 +105,24 @@ pub struct Service {
     pub price_kopecks: Option<i64>,
 }
 
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct PricePeriod {
+    pub valid_from: String,
+    /// The last day of this price; absent for the price in force now and on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub valid_until: Option<String>,
+    pub kopecks: i64,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct PriceListEntry {
+    pub code: String,
+    pub name: String,
+    pub duration_minutes: i64,
+    pub vat_exempt: bool,
+    pub prices: Vec<PricePeriod>,
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Doctor {
     pub doctor_id: String,
@@ -326,6 +344,41 @@ impl Clinic {
                 name: s.name,
                 duration_minutes: s.duration_minutes,
                 vat_exempt: s.vat_exempt,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The published price list (a legal duty, shown to anybody): every service that can be
+    /// booked, with each dated price and the day before the next one as its end.
+    pub async fn price_list(&self) -> Result<Vec<PriceListEntry>, ClinicError> {
+        let prices = rows::prices(&self.db).await?;
+        let mut out = Vec::new();
+        for s in rows::services(&self.db).await? {
+            let dated: Vec<&PriceRow> =
+                prices.iter().filter(|p| p.service_code == s.code).collect();
+            let mut periods = Vec::with_capacity(dated.len());
+            for (i, p) in dated.iter().enumerate() {
+                let valid_until = match dated.get(i + 1) {
+                    Some(next) => Some(
+                        schedule::parse_day(&next.valid_from, "valid_from")?
+                            .pred_opt()
+                            .map_or_else(String::new, |d| d.format("%Y-%m-%d").to_string()),
+                    ),
+                    None => None,
+                };
+                periods.push(PricePeriod {
+                    valid_from: p.valid_from.clone(),
+                    valid_until,
+                    kopecks: p.kopecks,
+                });
+            }
+            out.push(PriceListEntry {
+                code: s.code,
+                name: s.name,
+                duration_minutes: s.duration_minutes,
+                vat_exempt: s.vat_exempt,
+                prices: periods,
             });
         }
         Ok(out)

@@ -60,6 +60,10 @@ impl From<vault_wire::ClientError> for ClinicError {
     fn from(e: vault_wire::ClientError) -> Self {
         use vault_wire::ClientError;
         match e {
+            // The vault answered but cannot serve now (its database, its audit, its token).
+            ClientError::Api { status, error } if status >= 500 => {
+                ClinicError::VaultUnavailable(format!("HTTP {status} {}", error.code))
+            }
             ClientError::Api { status, error } => ClinicError::VaultRefused {
                 status,
                 code: error.code,

@@ -28,4 +28,6 @@ pub struct Clinic {
     pub identity: ClinicIdentity,
     /// Where SMS and e-mail go (a file in development).
     pub sender: Arc<dyn reminders::MessageSender>,
+    /// Keys of the patient app's sign-in (phone digests, code hashes); never in the database.
+    pub login_keys: patient_app::LoginKeys,
 }

@@ -13,7 +13,7 @@ use super::caller::{Caller, StaffCaller};
 use super::error::ApiError;
 use crate::domain::directory::{
     Branch, Doctor, ExceptionAdded, NewBranch, NewException, NewPrice, NewRoom, NewService,
-    NewTemplate, Service,
+    NewTemplate, PriceListEntry, Service,
 };
 use crate::startup::AppState;
 
@@ -112,6 +112,15 @@ pub async fn set_price(
 ) -> Result<StatusCode, ApiError> {
     state.clinic.set_price(&who, &code, p).await?;
     Ok(StatusCode::CREATED)
+}
+
+/// The published price list with every dated price: public, no sign-in.
+#[utoipa::path(get, path = "/v1/price-list", operation_id = "priceList", tag = "directory",
+    responses((status = 200, body = [PriceListEntry])))]
+pub async fn price_list(
+    State(state): State<Arc<AppState>>,
+) -> Result<Json<Vec<PriceListEntry>>, ApiError> {
+    Ok(Json(state.clinic.price_list().await?))
 }
 
 #[utoipa::path(get, path = "/v1/doctors", operation_id = "listDoctors", tag = "directory",

@@ -51,6 +51,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/services/{code}", delete(directory::delete_service))
         .route("/v1/services/{code}/prices", post(directory::set_price))
         .route("/v1/doctors", get(directory::doctors))
+        .route("/v1/price-list", get(directory::price_list))
         .route("/v1/schedule-templates", post(directory::add_template))
         .route("/v1/schedule-exceptions", post(directory::add_exception))
         .route("/v1/schedule/day", get(appointments::day_schedule))

@@ -30,7 +30,7 @@ impl Modify for BearerAuth {
     paths(
         auth::login, auth::logout,
         directory::add_branch, directory::branches, directory::add_room, directory::add_service,
-        directory::services, directory::delete_service, directory::set_price, directory::doctors,
+        directory::services, directory::delete_service, directory::set_price, directory::price_list, directory::doctors,
         directory::add_template, directory::add_exception,
         appointments::day_schedule, appointments::free_slots, appointments::book,
         appointments::cancel, appointments::reschedule, appointments::set_status,

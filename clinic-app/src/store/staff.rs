@@ -4,6 +4,8 @@ use sea_query::{Expr, ExprTrait, Iden, Query};
 
 use super::{Database, StoreError};
 
+// The column is `staff_id`, so the variant is `StaffId` whatever clippy thinks of the name.
+#[allow(clippy::enum_variant_names)]
 #[derive(Iden)]
 enum Staff {
     Table,

@@ -94,6 +94,8 @@ async fn create_empty_postgres(name: &str) -> String {
 
 pub struct Vault {
     pub base: String,
+    /// The vault's PostgreSQL database, when it is not a file in `dir`.
+    pub database_url: Option<String>,
     pub state: Arc<vault::startup::AppState>,
     pub clinic_credential: String,
     pub dir: tempfile::TempDir,
@@ -113,7 +115,7 @@ impl Vault {
     ) -> Vault {
         let dir = tempfile::tempdir().unwrap();
         let mut config = vault::config::Config::demo(dir.path(), "127.0.0.1:0".parse().unwrap());
-        if let Some(url) = database_url {
+        if let Some(url) = database_url.clone() {
             config.database_url = url;
             config.max_connections = 16;
         }
@@ -135,6 +137,7 @@ impl Vault {
             .to_string();
         Vault {
             base,
+            database_url,
             state,
             clinic_credential,
             dir,
@@ -309,6 +312,17 @@ impl TestApp {
     pub async fn post(&self, session: &str, path: &str, body: Value) -> (StatusCode, Value) {
         self.call(reqwest::Method::POST, session, path, Some(body))
             .await
+    }
+
+    /// A patient app session for a token, opened directly (as after a verified sign-in code).
+    pub async fn patient_session(&self, token: &str) -> String {
+        let (session, _) = self
+            .state
+            .auth
+            .open_patient_session(&token.parse().unwrap())
+            .await
+            .unwrap();
+        session.to_string()
     }
 
     /// Registers a patient at reception; returns the clinic-app token.
@@ -587,6 +601,22 @@ impl TestApp {
         rows
     }
 
+    /// Waits until the sink holds `n` messages (sign-in codes are handed to the sender in the
+    /// background, so a known phone answers as fast as an unknown one).
+    pub async fn wait_for_messages(&self, n: usize) -> Vec<Value> {
+        for _ in 0..200 {
+            let got = self.sent_messages();
+            if got.len() >= n {
+                return got;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!(
+            "expected {n} messages in the sink, found {:?}",
+            self.sent_messages()
+        );
+    }
+
     /// The messages the development sink has written, as JSON values.
     pub fn sent_messages(&self) -> Vec<Value> {
         std::fs::read_to_string(&self.outbox_file)
@@ -595,4 +625,21 @@ impl TestApp {
             .map(|l| serde_json::from_str(l).unwrap())
             .collect()
     }
+}
+
+/// Drops PostgreSQL databases by URL (benchmarks clean up after themselves; tests leave theirs
+/// to `scripts/test.sh`, which drops them at the start of the next run).
+pub async fn drop_postgres(urls: &[String]) {
+    let admin = sqlx::PgPool::connect(&postgres_admin_url()).await.unwrap();
+    for url in urls {
+        if let Some((_, name)) = url.rsplit_once('/') {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+            )))
+            .execute(&admin)
+            .await
+            .unwrap();
+        }
+    }
+    admin.close().await;
 }
