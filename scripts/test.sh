@@ -6,16 +6,19 @@
 #   scripts/test.sh [extra cargo test args]
 #
 # Needs: PostgreSQL at $VAULT_TEST_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/postgres,
-# each test creates its own database), and SoftHSM2 (installed here with apt-get when run as root).
+# each test creates its own database), SoftHSM2 and postgresql-client (installed here with apt-get
+# when run as root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! command -v softhsm2-util >/dev/null 2>&1; then
+# SoftHSM2 for the token tests; psql and pg_dump (postgresql-client) for the database checks and
+# clinic-app's scan of a raw dump for personal data.
+if ! command -v softhsm2-util >/dev/null 2>&1 || ! command -v pg_dump >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ]; then
-    echo "test.sh: installing softhsm2"
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq softhsm2 >/dev/null
+    echo "test.sh: installing softhsm2 and postgresql-client"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq softhsm2 postgresql-client >/dev/null
   else
-    echo "test.sh: SoftHSM2 is missing: sudo apt-get install softhsm2" >&2
+    echo "test.sh: SoftHSM2 or pg_dump is missing: sudo apt-get install softhsm2 postgresql-client" >&2
     exit 1
   fi
 fi
