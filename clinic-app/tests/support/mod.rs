@@ -119,6 +119,9 @@ impl Vault {
             config.database_url = url;
             config.max_connections = 16;
         }
+        // Diagnosis only (benchmarks): the vault's audit writer stubbed out, to see its share.
+        config.danger_audit_stub =
+            std::env::var("CLINICBENCH_VAULT_AUDIT_STUB").is_ok_and(|v| v == "1");
         config.alert_scan_every = Duration::from_secs(3600);
         let app = vault::startup::Application::build(&config, clock)
             .await

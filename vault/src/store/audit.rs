@@ -108,6 +108,9 @@ pub async fn insert_chained(tx: &mut Transaction, rows: &[ChainedRow]) -> Result
     if rows.is_empty() {
         return Ok(());
     }
+    if let Transaction::Postgres(t) = tx {
+        return insert_chained_postgres(t, rows).await;
+    }
     let mut q = Query::insert();
     q.into_table(AuditEvents::Table).columns([
         AuditEvents::Seq,
@@ -145,6 +148,43 @@ pub async fn insert_chained(tx: &mut Transaction, rows: &[ChainedRow]) -> Result
         ]);
     }
     tx.execute(&q).await.map_err(audit_failure)?;
+    Ok(())
+}
+
+/// The PostgreSQL insert of a batch: one array per column, unnested into rows. The statement
+/// text is the same for every batch size, so it is parsed and planned once per connection and
+/// binds 14 parameters whatever the batch holds; a multi-row `VALUES` built per batch size
+/// binds 14 per event and is re-prepared for each new size. This is the audit's hot path
+/// (every read's events go through the group writer), so it is written by hand.
+async fn insert_chained_postgres(
+    tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+    rows: &[ChainedRow],
+) -> Result<(), StoreError> {
+    const SQL: &str = "INSERT INTO audit_events (seq, at, request_id, principal, role, branch, \
+        action, patient_token, purpose, reason_code, decision, reasons, client_addr, entry_hash) \
+        SELECT * FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::TEXT[], $4::TEXT[], $5::TEXT[], \
+        $6::TEXT[], $7::TEXT[], $8::TEXT[], $9::TEXT[], $10::TEXT[], $11::TEXT[], $12::TEXT[], \
+        $13::TEXT[], $14::BYTEA[])";
+    let column = |f: fn(&ChainedRow) -> Option<String>| rows.iter().map(f).collect::<Vec<_>>();
+    let text = |f: fn(&ChainedRow) -> String| rows.iter().map(f).collect::<Vec<_>>();
+    sqlx::query(SQL)
+        .bind(rows.iter().map(|c| c.seq).collect::<Vec<i64>>())
+        .bind(rows.iter().map(|c| c.row.at).collect::<Vec<i64>>())
+        .bind(text(|c| c.row.request_id.clone()))
+        .bind(text(|c| c.row.principal.clone()))
+        .bind(text(|c| c.row.role.clone()))
+        .bind(column(|c| c.row.branch.clone()))
+        .bind(text(|c| c.row.action.clone()))
+        .bind(column(|c| c.row.patient_token.clone()))
+        .bind(column(|c| c.row.purpose.clone()))
+        .bind(column(|c| c.row.reason_code.clone()))
+        .bind(text(|c| c.row.decision.clone()))
+        .bind(text(|c| c.row.reasons.clone()))
+        .bind(column(|c| c.row.client_addr.clone()))
+        .bind(rows.iter().map(|c| c.entry_hash.clone()).collect::<Vec<Option<Vec<u8>>>>())
+        .execute(&mut **tx)
+        .await
+        .map_err(|e| audit_failure(e.into()))?;
     Ok(())
 }
 
