@@ -181,7 +181,11 @@ async fn insert_chained_postgres(
         .bind(text(|c| c.row.decision.clone()))
         .bind(text(|c| c.row.reasons.clone()))
         .bind(column(|c| c.row.client_addr.clone()))
-        .bind(rows.iter().map(|c| c.entry_hash.clone()).collect::<Vec<Option<Vec<u8>>>>())
+        .bind(
+            rows.iter()
+                .map(|c| c.entry_hash.clone())
+                .collect::<Vec<Option<Vec<u8>>>>(),
+        )
         .execute(&mut **tx)
         .await
         .map_err(|e| audit_failure(e.into()))?;
