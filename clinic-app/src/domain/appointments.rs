@@ -753,9 +753,14 @@ impl Clinic {
             .into_iter()
             .map(|s| (s.code, s.name))
             .collect();
+        // Each row becomes an `Appointment` (parsing its token) once; names are looked up by it.
+        let appointments: Vec<Appointment> = appointments
+            .into_iter()
+            .map(Appointment::try_from)
+            .collect::<Result<_, _>>()?;
         let tokens: Vec<PatientToken> = appointments
             .iter()
-            .filter_map(|a| a.patient_token.parse().ok())
+            .map(|a| a.patient_token.clone())
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
@@ -787,11 +792,7 @@ impl Clinic {
         };
         let mut entries = Vec::with_capacity(appointments.len());
         for a in appointments {
-            let shown = a
-                .patient_token
-                .parse::<PatientToken>()
-                .ok()
-                .and_then(|t| names.get(&t).cloned());
+            let shown = names.get(&a.patient_token).cloned();
             let (patient_name, name_withheld) = match shown {
                 Some(ShownName::Name(n)) => (Some(n), None),
                 Some(ShownName::Withheld(reason)) => (None, Some(reason)),
@@ -803,7 +804,7 @@ impl Clinic {
                 service_name: services.get(&a.service_code).cloned().unwrap_or_default(),
                 patient_name,
                 name_withheld,
-                appointment: Appointment::try_from(a)?,
+                appointment: a,
             });
         }
         Ok(DaySchedule {
