@@ -144,3 +144,55 @@ on_both_backends!(
         );
     }
 );
+
+#[test]
+fn staff_are_added_from_the_command_line_with_the_password_from_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("clinic.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "data_dir = \"{}\"\n[vault]\nurl = \"http://127.0.0.1:1\"\n",
+            dir.path().display()
+        ),
+    )
+    .unwrap();
+    let add = |username: &str, role: &str, password: Option<&str>| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_clinic-app"));
+        cmd.args(["--config", config.to_str().unwrap(), "staff", "add"])
+            .args([
+                "--username",
+                username,
+                "--display-name",
+                "Кассирова",
+                "--role",
+                role,
+            ])
+            .env("CLINIC_VAULT_CREDENTIAL", "svc.clinic-app.not-used-here")
+            .env_remove("CLINIC_STAFF_PASSWORD");
+        if let Some(p) = password {
+            cmd.env("CLINIC_STAFF_PASSWORD", p);
+        }
+        cmd.output().unwrap()
+    };
+    let out = add("cashier.1", "cashier", Some("a long enough password"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("staff cashier.1 (cashier) added with id")
+    );
+    let again = add("cashier.1", "cashier", Some("a long enough password"));
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("username is taken"));
+    let no_password = add("cashier.2", "cashier", None);
+    assert!(String::from_utf8_lossy(&no_password.stderr).contains("CLINIC_STAFF_PASSWORD"));
+    let bad_role = add("nurse.1", "nurse", Some("a long enough password"));
+    assert!(String::from_utf8_lossy(&bad_role.stderr).contains("role: use receptionist"));
+    assert!(
+        dir.path().join("clinic.db").exists(),
+        "the embedded default database was created"
+    );
+}
