@@ -1,6 +1,6 @@
 //! Appointments and the waitlist.
 
-use sea_query::{Cond, Expr, ExprTrait, Iden, Order, Query};
+use sea_query::{Cond, Expr, ExprTrait, Iden, Order, Query, SelectStatement};
 
 use super::{Database, StoreError, Transaction};
 
@@ -147,32 +147,27 @@ pub async fn overlapping(
     tx.fetch_all(&q).await
 }
 
+fn by_id(appointment_id: &str) -> SelectStatement {
+    Query::select()
+        .columns(COLUMNS)
+        .from(Appointments::Table)
+        .and_where(Expr::col(Appointments::AppointmentId).eq(appointment_id))
+        .to_owned()
+}
+
 pub async fn get(
     db: &Database,
     appointment_id: &str,
 ) -> Result<Option<AppointmentRow>, StoreError> {
-    db.fetch_optional(
-        &Query::select()
-            .columns(COLUMNS)
-            .from(Appointments::Table)
-            .and_where(Expr::col(Appointments::AppointmentId).eq(appointment_id))
-            .to_owned(),
-    )
-    .await
+    db.fetch_optional(&by_id(appointment_id)).await
 }
 
+/// As [`get`], inside a transaction (a row read under the transaction's locks).
 pub async fn get_in(
     tx: &mut Transaction,
     appointment_id: &str,
 ) -> Result<Option<AppointmentRow>, StoreError> {
-    tx.fetch_optional(
-        &Query::select()
-            .columns(COLUMNS)
-            .from(Appointments::Table)
-            .and_where(Expr::col(Appointments::AppointmentId).eq(appointment_id))
-            .to_owned(),
-    )
-    .await
+    tx.fetch_optional(&by_id(appointment_id)).await
 }
 
 /// Appointments starting in `[from, until)`, optionally of one branch or one doctor, by time.
@@ -298,6 +293,15 @@ pub async fn mark_rescheduled(
     Ok(n == 1)
 }
 
+const WAITLIST_COLUMNS: [Waitlist; 6] = [
+    Waitlist::EntryId,
+    Waitlist::DoctorId,
+    Waitlist::Day,
+    Waitlist::PatientToken,
+    Waitlist::CreatedAt,
+    Waitlist::NotifiedAt,
+];
+
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct WaitlistRow {
     pub entry_id: String,
@@ -346,14 +350,7 @@ pub async fn waitlist(
 ) -> Result<Vec<WaitlistRow>, StoreError> {
     db.fetch_all(
         &Query::select()
-            .columns([
-                Waitlist::EntryId,
-                Waitlist::DoctorId,
-                Waitlist::Day,
-                Waitlist::PatientToken,
-                Waitlist::CreatedAt,
-                Waitlist::NotifiedAt,
-            ])
+            .columns(WAITLIST_COLUMNS)
             .from(Waitlist::Table)
             .and_where(Expr::col(Waitlist::DoctorId).eq(doctor_id))
             .and_where(Expr::col(Waitlist::Day).eq(day))
@@ -373,14 +370,7 @@ pub async fn notify_first_waiting(
     let first: Option<WaitlistRow> = tx
         .fetch_optional(
             &Query::select()
-                .columns([
-                    Waitlist::EntryId,
-                    Waitlist::DoctorId,
-                    Waitlist::Day,
-                    Waitlist::PatientToken,
-                    Waitlist::CreatedAt,
-                    Waitlist::NotifiedAt,
-                ])
+                .columns(WAITLIST_COLUMNS)
                 .from(Waitlist::Table)
                 .and_where(Expr::col(Waitlist::DoctorId).eq(doctor_id))
                 .and_where(Expr::col(Waitlist::Day).eq(day))

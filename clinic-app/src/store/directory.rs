@@ -122,6 +122,15 @@ pub struct ExceptionRow {
     pub kind: String,
 }
 
+const BRANCH_COLUMNS: [Branches; 4] = [
+    Branches::BranchId,
+    Branches::Name,
+    Branches::Address,
+    Branches::UtcOffsetMinutes,
+];
+
+const ROOM_COLUMNS: [Rooms; 3] = [Rooms::RoomId, Rooms::BranchId, Rooms::Name];
+
 pub async fn insert_branch(db: &Database, b: &BranchRow, now: i64) -> Result<(), StoreError> {
     db.execute(
         &Query::insert()
@@ -149,12 +158,7 @@ pub async fn insert_branch(db: &Database, b: &BranchRow, now: i64) -> Result<(),
 pub async fn branches(db: &Database) -> Result<Vec<BranchRow>, StoreError> {
     db.fetch_all(
         &Query::select()
-            .columns([
-                Branches::BranchId,
-                Branches::Name,
-                Branches::Address,
-                Branches::UtcOffsetMinutes,
-            ])
+            .columns(BRANCH_COLUMNS)
             .from(Branches::Table)
             .order_by(Branches::Name, Order::Asc)
             .to_owned(),
@@ -165,12 +169,7 @@ pub async fn branches(db: &Database) -> Result<Vec<BranchRow>, StoreError> {
 pub async fn branch(db: &Database, branch_id: &str) -> Result<Option<BranchRow>, StoreError> {
     db.fetch_optional(
         &Query::select()
-            .columns([
-                Branches::BranchId,
-                Branches::Name,
-                Branches::Address,
-                Branches::UtcOffsetMinutes,
-            ])
+            .columns(BRANCH_COLUMNS)
             .from(Branches::Table)
             .and_where(Expr::col(Branches::BranchId).eq(branch_id))
             .to_owned(),
@@ -182,7 +181,7 @@ pub async fn insert_room(db: &Database, r: &RoomRow) -> Result<(), StoreError> {
     db.execute(
         &Query::insert()
             .into_table(Rooms::Table)
-            .columns([Rooms::RoomId, Rooms::BranchId, Rooms::Name])
+            .columns(ROOM_COLUMNS)
             .values_panic([
                 r.room_id.clone().into(),
                 r.branch_id.clone().into(),
@@ -197,7 +196,7 @@ pub async fn insert_room(db: &Database, r: &RoomRow) -> Result<(), StoreError> {
 pub async fn room(db: &Database, room_id: &str) -> Result<Option<RoomRow>, StoreError> {
     db.fetch_optional(
         &Query::select()
-            .columns([Rooms::RoomId, Rooms::BranchId, Rooms::Name])
+            .columns(ROOM_COLUMNS)
             .from(Rooms::Table)
             .and_where(Expr::col(Rooms::RoomId).eq(room_id))
             .to_owned(),
@@ -208,7 +207,7 @@ pub async fn room(db: &Database, room_id: &str) -> Result<Option<RoomRow>, Store
 pub async fn rooms(db: &Database) -> Result<Vec<RoomRow>, StoreError> {
     db.fetch_all(
         &Query::select()
-            .columns([Rooms::RoomId, Rooms::BranchId, Rooms::Name])
+            .columns(ROOM_COLUMNS)
             .from(Rooms::Table)
             .order_by(Rooms::Name, Order::Asc)
             .to_owned(),
