@@ -836,3 +836,69 @@ on_both_backends!(
         assert_eq!(ready["database"], json!(false));
     }
 );
+
+on_both_backends!(
+    a_care_relationship_the_vault_could_not_end_is_ended_when_it_is_back,
+    |backend| async move {
+        let app = TestApp::spawn(backend).await;
+        let token = app
+            .register("Доступова", "Анна", "+79161234567", SNILS)
+            .await;
+        let (_, a) = app.book(&app.reception, &token, 3, 10, 0).await;
+        app.vault_link.set(false);
+        let (status, out) = app
+            .post(
+                &app.reception,
+                &format!(
+                    "/v1/appointments/{}/cancel",
+                    a["appointment_id"].as_str().unwrap()
+                ),
+                json!({}),
+            )
+            .await;
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "the cancellation stands without the vault: {out}"
+        );
+        assert_eq!(out["care_relationship_ended"], json!(false));
+        let live = |rels: Vec<(String, i64)>, now: i64| {
+            rels.iter().filter(|(_, until)| *until > now).count()
+        };
+        assert_eq!(
+            live(app.vault_care_relationships().await, app.now()),
+            1,
+            "the doctor still has access"
+        );
+        assert_eq!(
+            app.count("outbox WHERE kind = 'care_end' AND sent_at IS NULL")
+                .await,
+            1,
+            "queued"
+        );
+        // Still cut off: the retry waits.
+        app.set_time(app.now() + 301);
+        app.state.clinic.send_due_messages().await.unwrap();
+        assert_eq!(live(app.vault_care_relationships().await, app.now()), 1);
+        // Back: the next round ends it.
+        app.vault_link.set(true);
+        app.set_time(app.now() + 301);
+        app.state.clinic.send_due_messages().await.unwrap();
+        assert_eq!(
+            live(app.vault_care_relationships().await, app.now()),
+            0,
+            "ended in the vault"
+        );
+        assert_eq!(
+            app.count("outbox WHERE kind = 'care_end' AND sent_at IS NOT NULL")
+                .await,
+            1
+        );
+        assert!(
+            app.sent_messages()
+                .iter()
+                .all(|m| m["text"].as_str().is_some_and(|t| !t.is_empty())),
+            "no message went to the patient for it"
+        );
+    }
+);

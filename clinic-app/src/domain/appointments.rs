@@ -15,6 +15,7 @@ use vault_wire::PatientToken;
 use super::Clinic;
 use super::auth::{Capability, Principal, Role};
 use super::error::ClinicError;
+use super::reminders;
 use super::schedule::{self, Slot};
 use crate::store::appointments::{self as rows, AppointmentRow, WaitlistRow};
 use crate::store::outbox::{self, MessageRow};
@@ -28,6 +29,8 @@ pub const LATE_CANCEL_SECONDS: i64 = 24 * 3600;
 pub const CARE_AFTER_VISIT_SECONDS: i64 = 3 * 24 * 3600;
 /// The day-before reminder goes out this long before the start.
 pub const REMINDER_BEFORE_SECONDS: i64 = 24 * 3600;
+/// The outbox kind of a care relationship's end that the vault did not take at once.
+pub const CARE_END: &str = "care_end";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -406,8 +409,7 @@ impl Clinic {
 
     /// Cancels a booked (or arrived) appointment. Late when within 24 h of the start. The
     /// care relationship is ended in the vault; if the vault cannot be reached the
-    /// cancellation still stands and the answer says so (the relationship then lapses by
-    /// itself three days after the planned visit).
+    /// cancellation still stands, the answer says so, and the end is retried from the outbox.
     pub async fn cancel(
         &self,
         principal: &Principal,
@@ -447,7 +449,7 @@ impl Clinic {
         outbox::drop_for_appointment(&mut tx, appointment_id, now).await?;
         self.offer_to_waitlist(&mut tx, &row, now).await?;
         tx.commit().await?;
-        let care_ended = self.end_care_quietly(&row).await;
+        let care_ended = self.end_care_or_retry(&row).await?;
         let mut appointment = Appointment::try_from(row)?;
         appointment.status = Status::Cancelled;
         appointment.cancelled_by = Some(actor_label(principal));
@@ -458,21 +460,55 @@ impl Clinic {
         })
     }
 
-    /// Ends the care relationship; false (and a log line) if the vault could not be told.
-    async fn end_care_quietly(&self, row: &AppointmentRow) -> bool {
-        let Ok(Some(vault_id)) = self.doctor_vault_id(&row.doctor_id).await else {
-            return false;
+    /// Ends the care relationship in the vault. If the vault cannot be told now, the end is
+    /// queued in the outbox and retried by the sender every 5 minutes until the vault takes it,
+    /// so a doctor does not keep access to a patient whose visit was cancelled. Returns whether
+    /// it ended now.
+    async fn end_care_or_retry(&self, row: &AppointmentRow) -> Result<bool, ClinicError> {
+        let Some(vault_id) = self.doctor_vault_id(&row.doctor_id).await? else {
+            return Ok(false);
         };
-        let Ok(token) = row.patient_token.parse::<PatientToken>() else {
-            return false;
-        };
+        let token: PatientToken = row
+            .patient_token
+            .parse()
+            .map_err(|_| StoreError::Corrupt("appointments.patient_token".into()))?;
         match self.vault.end_care(&vault_id, &token).await {
-            Ok(()) => true,
+            Ok(()) => Ok(true),
             Err(e) => {
-                tracing::warn!(appointment_id = %row.appointment_id, error = %e, "care relationship not ended in the vault");
-                false
+                tracing::warn!(appointment_id = %row.appointment_id, error = %e, "care relationship not ended in the vault; queued for retry");
+                let now = self.clock.now();
+                let mut tx = self.db.begin().await?;
+                outbox::enqueue(
+                    &mut tx,
+                    &message(
+                        CARE_END,
+                        &token,
+                        &row.appointment_id,
+                        now + reminders::RETRY_SECONDS,
+                    ),
+                    now,
+                )
+                .await?;
+                tx.commit().await?;
+                Ok(false)
             }
         }
+    }
+
+    /// Ends the care relationship of a released appointment (the outbox's retry of
+    /// [`Clinic::end_care_or_retry`]).
+    pub(crate) async fn end_care_of(&self, appointment_id: &str) -> Result<(), ClinicError> {
+        let Some(row) = rows::get(&self.db, appointment_id).await? else {
+            return Ok(());
+        };
+        let Some(vault_id) = self.doctor_vault_id(&row.doctor_id).await? else {
+            return Ok(());
+        };
+        let token: PatientToken = row
+            .patient_token
+            .parse()
+            .map_err(|_| StoreError::Corrupt("appointments.patient_token".into()))?;
+        self.vault.end_care(&vault_id, &token).await
     }
 
     /// Queues a "slot freed" message to the first patient waiting for this doctor's day.
@@ -585,7 +621,7 @@ impl Clinic {
             .await?;
         tx.commit().await?;
         if old.doctor_id != new.doctor_id {
-            self.end_care_quietly(&old).await;
+            self.end_care_or_retry(&old).await?;
         }
         Ok(Appointment::try_from(new)?)
     }
@@ -831,7 +867,7 @@ impl Clinic {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CancelOutcome {
     pub appointment: Appointment,
-    /// False when the vault could not be told; the relationship then lapses by itself.
+    /// False when the vault could not be told now; the end is then retried from the outbox.
     pub care_relationship_ended: bool,
 }
 

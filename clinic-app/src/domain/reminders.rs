@@ -19,6 +19,7 @@ use vault_wire::PatientToken;
 use zeroize::Zeroizing;
 
 use super::Clinic;
+use super::appointments::CARE_END;
 use super::error::ClinicError;
 use super::schedule;
 use crate::store::{self, directory, outbox};
@@ -122,8 +123,9 @@ impl MessageSender for FileSender {
 const ROUND: u64 = 200;
 /// A claimed message is retried after this if its sender died.
 const LEASE_SECONDS: i64 = 600;
-/// Retry a failed message after this long; give up after `MAX_ATTEMPTS`.
-const RETRY_SECONDS: i64 = 300;
+/// Retry a failed message after this long; give up after `MAX_ATTEMPTS` (never for the end of a
+/// care relationship, which is retried until the vault takes it).
+pub const RETRY_SECONDS: i64 = 300;
 const MAX_ATTEMPTS: i64 = 12;
 
 /// The text of a message. Deliberately without doctor, specialty or service.
@@ -155,6 +157,28 @@ impl Clinic {
                 outbox::drop_message(&self.db, &m.message_id, "bad_token", now).await?;
                 continue;
             };
+            if m.kind == CARE_END {
+                let appointment = m.appointment_id.as_deref().unwrap_or_default();
+                match self.end_care_of(appointment).await {
+                    Ok(()) => {
+                        outbox::mark_sent(&self.db, &m.message_id, "vault", now).await?;
+                    }
+                    Err(ClinicError::VaultRefused { .. }) => {
+                        outbox::drop_message(&self.db, &m.message_id, "vault_refused", now).await?;
+                    }
+                    Err(ClinicError::VaultUnavailable(_)) => {
+                        outbox::mark_failed(
+                            &self.db,
+                            &m.message_id,
+                            "vault_unavailable",
+                            now + RETRY_SECONDS,
+                        )
+                        .await?;
+                    }
+                    Err(other) => return Err(other),
+                }
+                continue;
+            }
             let when = match &m.appointment_id {
                 Some(id) => self.appointment_when(id).await?,
                 None => None,

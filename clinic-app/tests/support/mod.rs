@@ -162,6 +162,45 @@ impl Drop for Vault {
     }
 }
 
+/// A TCP relay between clinic-app and the vault that a test can cut (every connection through
+/// it, open or new, is dropped: the vault looks unreachable) and restore.
+pub struct VaultLink {
+    pub base: String,
+    up: tokio::sync::watch::Sender<bool>,
+}
+
+impl VaultLink {
+    pub async fn open(vault_base: &str) -> VaultLink {
+        let target = vault_base.trim_start_matches("http://").to_owned();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (up, watch) = tokio::sync::watch::channel(true);
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let mut watch = watch.clone();
+                if !*watch.borrow() {
+                    continue; // dropped: the caller sees the connection close
+                }
+                let target = target.clone();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = watch.wait_for(|up| !*up) => {}
+                    }
+                });
+            }
+        });
+        VaultLink { base, up }
+    }
+
+    pub fn set(&self, up: bool) {
+        self.up.send_replace(up);
+    }
+}
+
 /// The made-up clinic every test starts from.
 pub struct Fixture {
     pub branch: String,
@@ -181,6 +220,8 @@ pub struct TestApp {
     pub state: Arc<AppState>,
     pub db: TestDb,
     pub vault: Vault,
+    /// clinic-app reaches the vault through this link, which a test can cut and restore.
+    pub vault_link: VaultLink,
     pub outbox_file: PathBuf,
     pub fx: Fixture,
     pub admin: String,
@@ -218,10 +259,11 @@ impl TestApp {
         let vault = Vault::spawn_on(clock.clone(), vault_db).await;
         let db = fresh_clinic_db(backend).await;
         let outbox_file = vault.dir.path().join("outbox.jsonl");
+        let vault_link = VaultLink::open(&vault.base).await;
         let toml = format!(
             "listen = \"127.0.0.1:0\"\n[database]\nurl = \"{}\"\nmax_connections = 16\n[vault]\nurl = \"{}\"\ncredential_env = \"T\"\n[reminders]\noutbox_file = \"{}\"\nsend_every_seconds = 3600\n",
             db.url,
-            vault.base,
+            vault_link.base,
             outbox_file.display()
         );
         let credential = vault.clinic_credential.clone();
@@ -238,6 +280,7 @@ impl TestApp {
         let fx = seed(&state, &vault).await;
         let mut t = TestApp {
             base,
+            vault_link,
             http: reqwest::Client::new(),
             clock,
             state,
