@@ -826,6 +826,15 @@ impl Clinic {
                 Err(other) => return Err(other),
             }
         };
+        // Which member of staff saw which names: the vault audits the resolve as the clinic-app
+        // service; this line (with the request id of its span) says who asked.
+        tracing::info!(
+            staff_id = %staff.staff_id,
+            branch_id = %branch_id,
+            appointments = appointments.len(),
+            names_shown = names_status.shown,
+            "day schedule viewed"
+        );
         let mut entries = Vec::with_capacity(appointments.len());
         for a in appointments {
             let shown = names.get(&a.patient_token).cloned();
