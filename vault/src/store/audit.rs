@@ -151,23 +151,42 @@ pub async fn insert_chained(tx: &mut Transaction, rows: &[ChainedRow]) -> Result
     Ok(())
 }
 
-/// The PostgreSQL insert of a batch: one array per column, unnested into rows. The statement
-/// text is the same for every batch size, so it is parsed and planned once per connection and
-/// binds 14 parameters whatever the batch holds; a multi-row `VALUES` built per batch size
-/// binds 14 per event and is re-prepared for each new size. This is the audit's hot path
-/// (every read's events go through the group writer), so it is written by hand.
-async fn insert_chained_postgres(
-    tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+/// On PostgreSQL, inserts a batch as one statement committed on its own: a materialised CTE
+/// takes the chain lock (the same one [`lock_chain`] takes) before the insert produces its first
+/// row, and the statement's implicit transaction releases it at commit. Returns `false` on
+/// SQLite, where the caller uses a transaction. A unique violation on `seq` (another writer
+/// appended meanwhile) is `StoreError::Conflict`, as in the transaction.
+pub async fn insert_chained_alone(db: &Database, rows: &[ChainedRow]) -> Result<bool, StoreError> {
+    let Database::Postgres(pool) = db else {
+        return Ok(false);
+    };
+    if rows.is_empty() {
+        return Ok(true);
+    }
+    const SQL: &str = "WITH chain_lock AS MATERIALIZED (SELECT pg_advisory_xact_lock(7720011)) \
+        INSERT INTO audit_events (seq, at, request_id, principal, role, branch, action, \
+        patient_token, purpose, reason_code, decision, reasons, client_addr, entry_hash) \
+        SELECT u.* FROM chain_lock, UNNEST($1::BIGINT[], $2::BIGINT[], $3::TEXT[], $4::TEXT[], \
+        $5::TEXT[], $6::TEXT[], $7::TEXT[], $8::TEXT[], $9::TEXT[], $10::TEXT[], $11::TEXT[], \
+        $12::TEXT[], $13::TEXT[], $14::BYTEA[]) AS u";
+    bind_columns(sqlx::query(SQL), rows)
+        .execute(pool)
+        .await
+        .map_err(|e| match StoreError::from(e) {
+            StoreError::Conflict => StoreError::Conflict,
+            other => audit_failure(other),
+        })?;
+    Ok(true)
+}
+
+/// Binds a batch's 14 columns as arrays, in the order of the inserts' column lists.
+fn bind_columns<'q>(
+    query: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
     rows: &[ChainedRow],
-) -> Result<(), StoreError> {
-    const SQL: &str = "INSERT INTO audit_events (seq, at, request_id, principal, role, branch, \
-        action, patient_token, purpose, reason_code, decision, reasons, client_addr, entry_hash) \
-        SELECT * FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::TEXT[], $4::TEXT[], $5::TEXT[], \
-        $6::TEXT[], $7::TEXT[], $8::TEXT[], $9::TEXT[], $10::TEXT[], $11::TEXT[], $12::TEXT[], \
-        $13::TEXT[], $14::BYTEA[])";
+) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
     let column = |f: fn(&ChainedRow) -> Option<String>| rows.iter().map(f).collect::<Vec<_>>();
     let text = |f: fn(&ChainedRow) -> String| rows.iter().map(f).collect::<Vec<_>>();
-    sqlx::query(SQL)
+    query
         .bind(rows.iter().map(|c| c.seq).collect::<Vec<i64>>())
         .bind(rows.iter().map(|c| c.row.at).collect::<Vec<i64>>())
         .bind(text(|c| c.row.request_id.clone()))
@@ -186,6 +205,23 @@ async fn insert_chained_postgres(
                 .map(|c| c.entry_hash.clone())
                 .collect::<Vec<Option<Vec<u8>>>>(),
         )
+}
+
+/// The PostgreSQL insert of a batch: one array per column, unnested into rows. The statement
+/// text is the same for every batch size, so it is parsed and planned once per connection and
+/// binds 14 parameters whatever the batch holds; a multi-row `VALUES` built per batch size
+/// binds 14 per event and is re-prepared for each new size. This is the audit's hot path
+/// (every read's events go through the group writer), so it is written by hand.
+async fn insert_chained_postgres(
+    tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+    rows: &[ChainedRow],
+) -> Result<(), StoreError> {
+    const SQL: &str = "INSERT INTO audit_events (seq, at, request_id, principal, role, branch, \
+        action, patient_token, purpose, reason_code, decision, reasons, client_addr, entry_hash) \
+        SELECT * FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::TEXT[], $4::TEXT[], $5::TEXT[], \
+        $6::TEXT[], $7::TEXT[], $8::TEXT[], $9::TEXT[], $10::TEXT[], $11::TEXT[], $12::TEXT[], \
+        $13::TEXT[], $14::BYTEA[])";
+    bind_columns(sqlx::query(SQL), rows)
         .execute(&mut **tx)
         .await
         .map_err(|e| audit_failure(e.into()))?;
