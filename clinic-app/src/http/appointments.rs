@@ -22,6 +22,20 @@ use crate::domain::auth::Principal;
 use crate::domain::schedule;
 use crate::startup::AppState;
 
+/// The patient a request is about: the token given, or a signed-in patient's own. Staff must
+/// name one (the domain then checks that a patient names only their own).
+fn patient_of(who: &Principal, given: Option<PatientToken>) -> Result<PatientToken, ClinicError> {
+    match (who, given) {
+        (_, Some(token)) => Ok(token),
+        (Principal::Patient(own), None) => Ok(own.clone()),
+        (Principal::Staff(_), None) => Err(ClinicError::invalid(
+            "missing_field",
+            "patient_token",
+            "patient_token: find or register the patient first",
+        )),
+    }
+}
+
 #[derive(Deserialize, IntoParams)]
 pub struct DayQuery {
     pub branch_id: String,
@@ -123,18 +137,7 @@ pub async fn book(
     Caller(who): Caller,
     ApiJson(b): ApiJson<BookBody>,
 ) -> Result<(StatusCode, Json<Appointment>), ApiError> {
-    let patient = match (&who, b.patient_token) {
-        (Principal::Patient(own), None) => own.clone(),
-        (_, Some(token)) => token,
-        (Principal::Staff(_), None) => {
-            return Err(ClinicError::invalid(
-                "missing_field",
-                "patient_token",
-                "patient_token: find or register the patient first",
-            )
-            .into());
-        }
-    };
+    let patient = patient_of(&who, b.patient_token)?;
     let appointment = state
         .clinic
         .book(
@@ -237,18 +240,7 @@ pub async fn join_waitlist(
     Caller(who): Caller,
     ApiJson(b): ApiJson<WaitlistBody>,
 ) -> Result<(StatusCode, Json<WaitlistEntry>), ApiError> {
-    let patient = match (&who, b.patient_token) {
-        (Principal::Patient(own), None) => own.clone(),
-        (_, Some(token)) => token,
-        (Principal::Staff(_), None) => {
-            return Err(ClinicError::invalid(
-                "missing_field",
-                "patient_token",
-                "patient_token: required",
-            )
-            .into());
-        }
-    };
+    let patient = patient_of(&who, b.patient_token)?;
     let entry = state
         .clinic
         .join_waitlist(&who, &b.doctor_id, &b.day, &patient)
