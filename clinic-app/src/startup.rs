@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::serve::ListenerExt;
 use prometheus_client::registry::Registry;
 use service_kit::http::metrics::HttpMetrics;
 use thiserror::Error;
@@ -122,8 +123,15 @@ impl Application {
             }
         });
         let app = crate::http::router(self.state.clone());
+        // Without TCP_NODELAY the end of a large answer (a day view) waits for the client's
+        // delayed ACK, about 40 ms.
+        let listener = self.listener.tap_io(|stream: &mut tokio::net::TcpStream| {
+            if let Err(e) = stream.set_nodelay(true) {
+                tracing::debug!(error = %e, "could not set TCP_NODELAY on a connection");
+            }
+        });
         let served = axum::serve(
-            self.listener,
+            listener,
             app.into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(stop)

@@ -5,10 +5,12 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use uuid::Uuid;
 use vault_wire::{
-    CareRelationshipRequest, ConsumerDomain, Credential, FieldName, FieldStatus, PatientIdentity,
-    PatientToken, Purpose, RegisterPatientRequest, ResolveRequest, ResolvedPatient,
-    SearchCriterion, SearchPatientsRequest, VaultClient,
+    CareRelationshipRequest, Channel, ConsentPurpose, ConsentsResponse, ConsumerDomain, Credential,
+    DataRequestKind, DataRequestView, FieldName, FieldStatus, FileDataRequest, PatientDataExport,
+    PatientIdentity, PatientToken, Purpose, RegisterPatientRequest, ResolveRequest,
+    ResolvedPatient, SearchCriterion, SearchPatientsRequest, SetConsentRequest, VaultClient,
 };
 use zeroize::Zeroizing;
 
@@ -38,7 +40,13 @@ pub enum ShownName {
 pub struct Contacts {
     pub phone: Option<Zeroizing<String>>,
     pub email: Option<Zeroizing<String>>,
+    /// The vault withheld the contacts because the patient has not given (or withdrew) the
+    /// consent the purpose rests on: no message may go, now or on a retry.
+    pub no_consent: bool,
 }
+
+/// The policy id the vault names when a purpose's consent is missing (policy/vault.cedar).
+const CONSENT_REQUIRED: &str = "consent-required";
 
 /// Data for a tax certificate; dropped after rendering.
 #[derive(Debug, Default, Clone)]
@@ -169,7 +177,19 @@ impl Vault {
             .and_then(|v| v.as_str())
             .map(|s| Zeroizing::new(s.to_owned()));
         let email = shown_str(&p, FieldName::Email).map(Zeroizing::new);
-        Ok(Contacts { phone, email })
+        let no_consent = CONTACT_FIELDS.iter().any(|f| {
+            p.fields.get(f).is_some_and(|r| {
+                r.status == FieldStatus::Withheld
+                    && r.reason
+                        .as_deref()
+                        .is_some_and(|why| why.contains(CONSENT_REQUIRED))
+            })
+        });
+        Ok(Contacts {
+            phone,
+            email,
+            no_consent,
+        })
     }
 
     /// Full name, birth date and INN of taxpayer and patient, purpose `tax_certificate`.
@@ -234,5 +254,56 @@ impl Vault {
             .client
             .end_care_relationship(doctor_vault_id, token)
             .await?)
+    }
+
+    /// The patient's consents in force and their history.
+    pub async fn consents(&self, token: &PatientToken) -> Result<ConsentsResponse, ClinicError> {
+        Ok(self.client.list_consents(token).await?)
+    }
+
+    /// Gives or withdraws one consent; the answer is the consents after the change.
+    pub async fn set_consent(
+        &self,
+        token: &PatientToken,
+        purpose: ConsentPurpose,
+        granted: bool,
+        channel: Channel,
+    ) -> Result<ConsentsResponse, ClinicError> {
+        let req = SetConsentRequest { granted, channel };
+        Ok(self.client.set_consent(token, purpose, &req).await?)
+    }
+
+    /// Files an access or deletion request. A deletion is carried out by the vault at once
+    /// (the token is unlinked); the answer says what went and what the law keeps.
+    pub async fn file_request(
+        &self,
+        token: &PatientToken,
+        kind: DataRequestKind,
+        channel: Channel,
+    ) -> Result<DataRequestView, ClinicError> {
+        let req = FileDataRequest {
+            patient: token.clone(),
+            kind,
+            channel,
+        };
+        Ok(self.client.file_data_request(&req).await?)
+    }
+
+    /// A patient's requests as the vault holds them.
+    pub async fn requests_of(
+        &self,
+        token: &PatientToken,
+    ) -> Result<Vec<DataRequestView>, ClinicError> {
+        Ok(self.client.list_data_requests(token).await?.requests)
+    }
+
+    /// One request; `patient` is clinic-app's token of the request's patient.
+    pub async fn request(&self, id: Uuid) -> Result<DataRequestView, ClinicError> {
+        Ok(self.client.get_data_request(id).await?)
+    }
+
+    /// The vault's part of an answered access request.
+    pub async fn export(&self, id: Uuid) -> Result<PatientDataExport, ClinicError> {
+        Ok(self.client.export_patient_data(id).await?)
     }
 }

@@ -156,7 +156,7 @@ on_both_backends!(
             "patientLoginStart",
             "patientLoginVerify",
             "fileMyDataRequest",
-            "fileDataRequest",
+            "fileDataRequestForPatient",
         ] {
             assert!(
                 openapi.contains(&format!("\"{operation}\"")),
@@ -469,10 +469,10 @@ on_both_backends!(
 );
 
 on_both_backends!(
-    data_requests_are_filed_once_per_kind,
+    data_requests_are_forwarded_to_the_vault_once_per_kind,
     |backend| async move {
         let app = TestApp::spawn(backend).await;
-        let token = app.register("Правова", "Анна", PHONE, SNILS).await;
+        app.register("Правова", "Анна", PHONE, SNILS).await;
         let other = app.register("Правова", "Вера", "+79161234568", SNILS).await;
         let session = sign_in(&app, PHONE).await;
 
@@ -481,40 +481,36 @@ on_both_backends!(
             .await;
         assert_eq!(status, StatusCode::CREATED, "{access}");
         assert_eq!(access["kind"], json!("access"));
-        assert_eq!(access["state"], json!("filed"));
+        assert_eq!(access["state"], json!("open"), "the vault's state");
         assert_eq!(access["filed_at"], json!(app.now()));
         assert_eq!(access["filed_by"], json!("patient"));
+        assert_eq!(access["channel"], json!("patient_app"));
+        assert!(access["due_at"].as_i64().unwrap() > app.now(), "{access}");
+        assert!(
+            uuid::Uuid::parse_str(access["request_id"].as_str().unwrap()).is_ok(),
+            "the vault's request id"
+        );
 
+        // A pending access request is the vault's duplicate.
         let (status, body) = app
             .post(&session, "/v1/me/data-requests", json!({"kind": "access"}))
             .await;
         assert_eq!(status, StatusCode::CONFLICT, "{body}");
         assert_eq!(body["code"], json!("duplicate_request"));
-        let (status, _) = app
-            .post(
-                &session,
-                "/v1/me/data-requests",
-                json!({"kind": "deletion"}),
-            )
-            .await;
-        assert_eq!(status, StatusCode::CREATED);
         let (status, body) = app
             .post(&session, "/v1/me/data-requests", json!({"kind": "erase"}))
             .await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
 
-        // Reception files for a patient: the same rule, recorded as staff.
+        // Reception files for a patient: recorded as staff, at the desk.
         let path = |t: &str| format!("/v1/patients/{t}/data-requests");
-        let (status, body) = app
-            .post(&app.reception, &path(&token), json!({"kind": "deletion"}))
-            .await;
-        assert_eq!(status, StatusCode::CONFLICT, "{body}");
         let (status, by_staff) = app
             .post(&app.reception, &path(&other), json!({"kind": "access"}))
             .await;
         assert_eq!(status, StatusCode::CREATED, "{by_staff}");
         assert_eq!(by_staff["filed_by"], json!("staff"));
-        for session in [&app.cashier, &app.accountant] {
+        assert_eq!(by_staff["channel"], json!("reception"));
+        for session in [&app.cashier, &app.accountant, &app.admin] {
             let (status, body) = app
                 .post(session, &path(&other), json!({"kind": "deletion"}))
                 .await;
@@ -541,38 +537,28 @@ on_both_backends!(
 
         let (status, list) = app.get(&session, "/v1/me/data-requests").await;
         assert_eq!(status, StatusCode::OK, "{list}");
-        let kinds: Vec<&str> = list
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|r| r["kind"].as_str().unwrap())
-            .collect();
-        assert_eq!(kinds.len(), 2, "own requests only: {list}");
-        assert!(kinds.contains(&"access") && kinds.contains(&"deletion"));
-        assert!(
-            list.as_array()
-                .unwrap()
-                .iter()
-                .all(|r| r["filed_by"] == json!("patient"))
-        );
+        let list = list.as_array().unwrap();
+        assert_eq!(list.len(), 1, "own requests only: {list:?}");
+        assert_eq!(list[0]["request_id"], access["request_id"]);
+        assert_eq!(list[0]["state"], json!("open"));
+        assert_eq!(list[0]["current"], json!(true));
 
-        // Stored: who filed it, the state, one open row per kind.
-        let sql = "SELECT filed_by FROM data_requests ORDER BY filed_by";
-        let filed_by: Vec<String> = match &app.db.db {
-            Database::Sqlite(pool) => sqlx::query_scalar(sql).fetch_all(pool).await.unwrap(),
-            Database::Postgres(pool) => sqlx::query_scalar(sql).fetch_all(pool).await.unwrap(),
+        // Stored: who filed it, the vault's id, the channel.
+        let sql = "SELECT filed_by, channel FROM data_requests WHERE vault_request_id IS NOT NULL ORDER BY filed_by";
+        let rows: Vec<(String, String)> = match &app.db.db {
+            Database::Sqlite(pool) => sqlx::query_as(sql).fetch_all(pool).await.unwrap(),
+            Database::Postgres(pool) => sqlx::query_as(sql).fetch_all(pool).await.unwrap(),
         };
         let reception_id = app.state.auth.principal(&app.reception).await.unwrap();
         let clinic_app::domain::auth::Principal::Staff(reception) = reception_id else {
             panic!()
         };
         let mut expected = vec![
-            "patient".to_owned(),
-            "patient".to_owned(),
-            reception.staff_id,
+            ("patient".to_owned(), "patient_app".to_owned()),
+            (reception.staff_id, "reception".to_owned()),
         ];
         expected.sort();
-        assert_eq!(filed_by, expected);
+        assert_eq!(rows, expected);
     }
 );
 

@@ -1,7 +1,7 @@
 //! Issue 5, deliverable 1: no column of clinic-app holds a patient's personal data. Distinctive
 //! patients go through the whole flow (registration, search, booking, reschedule, cancel,
-//! reminders, the patient app's sign-in, invoice, payment, refund, receipt, 1C export, tax
-//! certificate); then the clinic database is dumped raw (the SQLite files byte for byte, or
+//! reminders, the patient app's sign-in, consents, invoice, payment, refund, receipt, 1C export,
+//! tax certificate, the answer to an access request); then the clinic database is dumped raw (the SQLite files byte for byte, or
 //! `pg_dump`) and scanned, with everything clinic-app and the vault logged meanwhile, for their
 //! names, phones, SNILS, INN and e-mail: zero hits.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -111,15 +111,39 @@ on_both_backends!(
         let logs = captured_logs();
         let app = TestApp::spawn(backend).await;
         // Registration at reception with everything a patient gives.
-        let patient = ok(app.post(&app.reception, "/v1/patients", json!({"identity": {
+        let patient = ok(
+            app.post(
+                &app.reception,
+                "/v1/patients",
+                json!({"identity": {
         "surname": "Зюзикова", "name": "Евлампия", "patronymic": "Акакиевна",
         "birth_date": "1977-03-08", "sex": "female", "phones": ["+7 (916) 987-65-43"],
         "email": "zyuzikova@example.ru", "snils": "112-233-445 95", "inn": "500100732259"
-    }})).await, "register").await["token"].as_str().unwrap().to_owned();
-        let payer = ok(app.post(&app.reception, "/v1/patients", json!({"identity": {
+    }, "consents": ["sms_reminders", "patient_app"]}),
+            )
+            .await,
+            "register",
+        )
+        .await["token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let payer = ok(
+            app.post(
+                &app.reception,
+                "/v1/patients",
+                json!({"identity": {
         "surname": "Пафнутьев", "name": "Варсонофий", "birth_date": "1975-01-01", "sex": "male",
         "phones": ["+79035550199"], "snils": "001-001-998 00", "inn": "771234567859"
-    }})).await, "register payer").await["token"].as_str().unwrap().to_owned();
+    }, "consents": []}),
+            )
+            .await,
+            "register payer",
+        )
+        .await["token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
         // Search by phone and SNILS.
         let found = ok(
             app.post(
@@ -231,7 +255,7 @@ on_both_backends!(
             "my appointments",
         )
         .await;
-        ok(
+        let access = ok(
             app.post(
                 &patient_session,
                 "/v1/me/data-requests",
@@ -239,6 +263,12 @@ on_both_backends!(
             )
             .await,
             "data request",
+        )
+        .await;
+        let access_id = access["request_id"].as_str().unwrap().to_owned();
+        ok(
+            app.get(&patient_session, "/v1/me/consents").await,
+            "my consents",
         )
         .await;
         // Billing: invoice paid by the payer, payment, partial refund, receipt, export, certificate.
@@ -302,6 +332,22 @@ on_both_backends!(
             certificate.to_string().contains("Пафнутьев"),
             "the certificate itself names the taxpayer"
         );
+
+        // The answer to the access request: personal data in the response, never stored.
+        app.answer_in_vault(&access_id).await;
+        let export_path = format!("/v1/me/data-requests/{access_id}/export");
+        let export = ok(app.get(&patient_session, &export_path).await, "export").await;
+        assert!(
+            export.to_string().contains("Зюзикова"),
+            "the export names the patient"
+        );
+        let page = ok(
+            app.get(&patient_session, &format!("{export_path}?format=html"))
+                .await,
+            "export html",
+        )
+        .await;
+        assert!(page.to_string().contains("Зюзикова"));
 
         let dumped = dump(&app).await;
         assert!(dumped.len() > 10_000, "the dump is not empty");

@@ -578,6 +578,29 @@ on_both_backends!(roles_limit_what_staff_can_do, |backend| async move {
         (status, body["code"].clone()),
         (StatusCode::UNAUTHORIZED, json!("unauthenticated"))
     );
+    // A patient's consents and data requests are reception's alone, as in the vault's policy.
+    let consents = format!("/v1/patients/{token}/consents");
+    assert_eq!(app.get(&app.reception, &consents).await.0, StatusCode::OK);
+    for session in [&app.admin, &app.cashier, &app.accountant, &doctor] {
+        assert_eq!(app.get(session, &consents).await.0, StatusCode::FORBIDDEN);
+        let (status, _) = app
+            .call(
+                reqwest::Method::PUT,
+                session,
+                &format!("{consents}/marketing"),
+                Some(json!({"granted": true})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        let (status, _) = app
+            .post(
+                session,
+                &format!("/v1/patients/{token}/data-requests"),
+                json!({"kind": "access"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+    }
 });
 
 on_both_backends!(

@@ -27,6 +27,15 @@ pub enum Action {
     StartBreakGlass,
     ReadAudit,
     ReviewBreakGlass,
+    /// File an access or deletion request for a patient (152-FZ art. 14), or read the state
+    /// of that patient's requests. Names no field class: what the patient is sent is put
+    /// together by the vault's request workflow, not read by the caller.
+    FileDataRequest,
+    /// Record, withdraw or list a patient's consents.
+    ManageConsent,
+    /// The security officer's work on the queue of data requests: list them all, extend, answer,
+    /// legal holds, destruction acts. Targets the audit log: it is not patient data.
+    ManageDataRequests,
 }
 
 closed_names!(Action, "action", {
@@ -43,6 +52,9 @@ closed_names!(Action, "action", {
     StartBreakGlass => "start_break_glass",
     ReadAudit => "read_audit",
     ReviewBreakGlass => "review_break_glass",
+    FileDataRequest => "file_data_request",
+    ManageConsent => "manage_consent",
+    ManageDataRequests => "manage_data_requests",
 });
 
 /// The resource an action targets, mirroring the `appliesTo` blocks of the schema.
@@ -52,7 +64,8 @@ pub(crate) enum Target {
     Patient,
     /// The patient index (`Registry::"patients"`).
     Registry,
-    /// The audit chain and break-glass review queue (`AuditLog::"vault"`).
+    /// The audit chain, the break-glass review queue and the data-request queue
+    /// (`AuditLog::"vault"`).
     AuditLog,
 }
 
@@ -63,7 +76,7 @@ pub(crate) enum Fields {
     Named,
     /// Always this class (records and attachments are medical).
     Always(FieldClass),
-    /// No field class (searches, registrations, audit).
+    /// No field class (searches, registrations, audit, data requests, consents).
     None,
 }
 
@@ -71,7 +84,9 @@ impl Action {
     pub(crate) fn target(self) -> Target {
         match self {
             Action::Search | Action::RegisterPatient => Target::Registry,
-            Action::ReadAudit | Action::ReviewBreakGlass => Target::AuditLog,
+            Action::ReadAudit | Action::ReviewBreakGlass | Action::ManageDataRequests => {
+                Target::AuditLog
+            }
             _ => Target::Patient,
         }
     }

@@ -72,6 +72,11 @@ pub(crate) fn to_cedar(checked: &Checked<'_>, schema: &Schema) -> Result<CedarRe
         .iter()
         .map(|c| uid("FieldClass", c.as_str()).map(RestrictedExpression::new_entity_uid))
         .collect::<Result<Vec<_>, _>>()?;
+    let consents = req
+        .consents
+        .iter()
+        .map(|c| uid("ConsentPurpose", c.as_str()).map(RestrictedExpression::new_entity_uid))
+        .collect::<Result<Vec<_>, _>>()?;
     let mut context = vec![
         (
             "purpose_field_classes".to_owned(),
@@ -80,10 +85,20 @@ pub(crate) fn to_cedar(checked: &Checked<'_>, schema: &Schema) -> Result<CedarRe
         flag("care_relationship", req.care_relationship),
         flag("break_glass", req.break_glass),
         flag("patient_is_staff_colleague", req.patient_is_staff_colleague),
+        (
+            "consents".to_owned(),
+            RestrictedExpression::new_set(consents),
+        ),
+        flag("retention_only", req.retention_only),
     ];
     if let Some(purpose) = req.purpose {
         let value = RestrictedExpression::new_entity_uid(uid("Purpose", purpose.as_str())?);
         context.push(("purpose".to_owned(), value));
+    }
+    // The consent table, like the field-class table, travels with the request.
+    if let Some(consent) = req.purpose.and_then(|p| p.required_consent()) {
+        let value = RestrictedExpression::new_entity_uid(uid("ConsentPurpose", consent.as_str())?);
+        context.push(("required_consent".to_owned(), value));
     }
     if let Some(class) = checked.field_class {
         let value = RestrictedExpression::new_entity_uid(uid("FieldClass", class.as_str())?);

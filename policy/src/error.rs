@@ -2,7 +2,7 @@
 
 use thiserror::Error;
 
-use crate::UnknownPurpose;
+use crate::{UnknownConsentPurpose, UnknownPurpose};
 
 /// Why the policy could not be loaded, or a name could not be parsed.
 ///
@@ -37,6 +37,9 @@ pub enum PolicyError {
 
     #[error(transparent)]
     UnknownPurpose(#[from] UnknownPurpose),
+
+    #[error(transparent)]
+    UnknownConsentPurpose(#[from] UnknownConsentPurpose),
 
     #[error("unknown {kind} '{value}'")]
     UnknownName { kind: &'static str, value: String },

@@ -2,6 +2,8 @@
 //!
 //! - [`Purpose`] and [`FieldClass`]: the closed list of purposes and the field classes each may
 //!   see (152-FZ purpose limitation).
+//! - [`ConsentPurpose`]: what a patient may consent to; [`Purpose::required_consent`] says which
+//!   purposes rest on which consent.
 //! - `policies/schema.cedarschema` and `policies/vault.cedar`: the rules, in Cedar, embedded in
 //!   the binary and validated against the schema when [`PolicyEngine::new`] runs (and in CI).
 //! - [`AccessRequest`]: a typed request builder; [`PolicyEngine::decide`] answers it with a
@@ -11,6 +13,7 @@
 
 mod action;
 mod cedar;
+mod consent;
 mod decision;
 mod engine;
 mod error;
@@ -20,6 +23,7 @@ mod purpose;
 mod request;
 
 pub use action::Action;
+pub use consent::{ConsentPurpose, UnknownConsentPurpose};
 pub use decision::{Decision, Obligation};
 pub use engine::{POLICY_SOURCE, PolicyEngine, SCHEMA_SOURCE};
 pub use error::PolicyError;

@@ -1,5 +1,6 @@
 //! The vocabulary every decision uses: the closed list of purposes a consumer may name when it
-//! asks for personal data, and the classes of fields each purpose may see.
+//! asks for personal data, the classes of fields each purpose may see, and the consent (if any)
+//! each purpose rests on.
 
 use std::fmt;
 use std::str::FromStr;
@@ -7,7 +8,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::PolicyError;
+use crate::{ConsentPurpose, PolicyError};
 
 /// Classes of patient data. Every stored field belongs to exactly one.
 ///
@@ -81,10 +82,12 @@ pub enum Purpose {
     TaxCertificate,
     PatientSelfService,
     DisclosureLegal,
+    /// Advertising and offers to the patient; rests on the patient's consent alone.
+    Marketing,
 }
 
 impl Purpose {
-    pub const ALL: [Purpose; 8] = [
+    pub const ALL: [Purpose; 9] = [
         Purpose::Treatment,
         Purpose::Scheduling,
         Purpose::Reminder,
@@ -93,6 +96,7 @@ impl Purpose {
         Purpose::TaxCertificate,
         Purpose::PatientSelfService,
         Purpose::DisclosureLegal,
+        Purpose::Marketing,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -105,6 +109,7 @@ impl Purpose {
             Purpose::TaxCertificate => "tax_certificate",
             Purpose::PatientSelfService => "patient_self_service",
             Purpose::DisclosureLegal => "disclosure_legal",
+            Purpose::Marketing => "marketing",
         }
     }
 
@@ -125,6 +130,36 @@ impl Purpose {
             Purpose::TaxCertificate => &[Identity, Document, Financial],
             Purpose::PatientSelfService => &[Identity, Contact, Document, Medical, Financial],
             Purpose::DisclosureLegal => &[Identity, Document, Medical],
+            // An offer needs where to reach the patient, not who they are or what ails them.
+            Purpose::Marketing => &[Contact],
+        }
+    }
+
+    /// The consent this purpose rests on, if any; without it the policy refuses the purpose
+    /// (`consent-required`), whoever asks. `None` means the purpose rests on a contract or on
+    /// the law (152-FZ art. 6 and art. 10 part 2), so a withdrawn consent does not stop it.
+    /// This table is the single source: the engine passes it to Cedar with every request.
+    pub fn required_consent(self) -> Option<ConsentPurpose> {
+        match self {
+            // Care rests on the contract and the law (152-FZ art. 10 part 2 item 4); consent to
+            // an intervention (323-FZ art. 20) is a signed medical document, not this registry.
+            Purpose::Treatment => None,
+            // Booking a visit the patient asked for is part of the contract for services.
+            Purpose::Scheduling => None,
+            // A reminder is an extra message to the patient's phone: only with their consent.
+            Purpose::Reminder => Some(ConsentPurpose::SmsReminders),
+            // Billing for services rendered is the contract.
+            Purpose::Billing => None,
+            // 54-FZ obliges the clinic to issue a receipt (and it carries no personal data).
+            Purpose::Receipt => None,
+            // The Tax Code obliges the clinic to issue the certificate the patient asks for.
+            Purpose::TaxCertificate => None,
+            // The patient app is a service the patient signs up for, and may leave.
+            Purpose::PatientSelfService => Some(ConsentPurpose::PatientApp),
+            // 323-FZ art. 13 part 4: disclosure without consent on a lawful request.
+            Purpose::DisclosureLegal => None,
+            // Advertising rests on consent alone (152-FZ art. 15, 38-FZ art. 18).
+            Purpose::Marketing => Some(ConsentPurpose::Marketing),
         }
     }
 
@@ -141,7 +176,7 @@ impl fmt::Display for Purpose {
 
 #[derive(Debug, Error, PartialEq, Eq)]
 #[error(
-    "unknown purpose: use one of treatment, scheduling, reminder, billing, receipt, tax_certificate, patient_self_service, disclosure_legal"
+    "unknown purpose: use one of treatment, scheduling, reminder, billing, receipt, tax_certificate, patient_self_service, disclosure_legal, marketing"
 )]
 pub struct UnknownPurpose(pub String);
 
@@ -164,16 +199,16 @@ mod tests {
         for p in Purpose::ALL {
             assert_eq!(p.as_str().parse::<Purpose>(), Ok(p));
         }
-        let err = "marketing".parse::<Purpose>().unwrap_err();
+        let err = "research".parse::<Purpose>().unwrap_err();
         assert!(err.to_string().starts_with("unknown purpose: use one of"));
         assert!(
-            !err.to_string().contains("marketing"),
+            !err.to_string().contains("research"),
             "the value is not echoed"
         );
-        assert_eq!(
-            err.0, "marketing",
-            "the caller can still see what was given"
-        );
+        assert_eq!(err.0, "research", "the caller can still see what was given");
+        for p in Purpose::ALL {
+            assert!(err.to_string().contains(p.as_str()), "{p} missing");
+        }
         assert!(
             "Treatment".parse::<Purpose>().is_err(),
             "purposes are case-sensitive"
@@ -206,6 +241,23 @@ mod tests {
         assert!(!Purpose::Reminder.allows(FieldClass::Identity));
         assert!(Purpose::TaxCertificate.allows(FieldClass::Document), "INN");
         assert!(!Purpose::Scheduling.allows(FieldClass::Document));
+        assert_eq!(Purpose::Marketing.field_classes(), [FieldClass::Contact]);
+    }
+
+    #[test]
+    fn only_reminders_the_patient_app_and_marketing_rest_on_consent() {
+        let needing: Vec<_> = Purpose::ALL
+            .into_iter()
+            .filter_map(|p| p.required_consent().map(|c| (p, c)))
+            .collect();
+        assert_eq!(
+            needing,
+            [
+                (Purpose::Reminder, ConsentPurpose::SmsReminders),
+                (Purpose::PatientSelfService, ConsentPurpose::PatientApp),
+                (Purpose::Marketing, ConsentPurpose::Marketing),
+            ]
+        );
     }
 
     #[test]
@@ -221,7 +273,7 @@ mod tests {
             assert_eq!(serde_json::from_str::<FieldClass>(&json).unwrap(), c);
             assert_eq!(c.as_str().parse::<FieldClass>(), Ok(c));
         }
-        assert!(serde_json::from_str::<Purpose>("\"marketing\"").is_err());
+        assert!(serde_json::from_str::<Purpose>("\"research\"").is_err());
         assert!(serde_json::from_str::<FieldClass>("\"Medical\"").is_err());
         assert!("genome".parse::<FieldClass>().is_err());
     }

@@ -1,14 +1,16 @@
 //! The typed request: everything a decision may use, supplied by the caller.
 //!
 //! The policy looks nothing up. The vault states who asks, what for, about which patient, and
-//! the live facts it holds (care relationship, break-glass grant, colleague), and the engine
-//! decides from those alone, so the same request always gets the same decision.
+//! the live facts it holds (care relationship, break-glass grant, colleague, the patient's
+//! consents, a deletion that left only retained data), and the engine decides from those alone,
+//! so the same request always gets the same decision.
 
+use std::collections::BTreeSet;
 use std::fmt;
 
 use crate::action::{Fields, Target};
 use crate::principal::Principal;
-use crate::{Action, ConsumerDomain, FieldClass, Purpose, Role};
+use crate::{Action, ConsentPurpose, ConsumerDomain, FieldClass, Purpose, Role};
 
 /// A patient as the caller named them: a pseudonym token and the domain that issued it.
 #[derive(Clone, PartialEq, Eq)]
@@ -39,8 +41,11 @@ impl fmt::Debug for PatientRef {
 ///     .care_relationship(true);
 /// ```
 ///
-/// Live facts default to `false`, the safe side. An incomplete or self-contradictory request
-/// is denied with a `request-...` reason rather than guessed at.
+/// Live facts default to the safe side: no care relationship, no break-glass grant, no consent
+/// held. The one exception is `retention_only`, which defaults to `false`: it narrows access,
+/// so the vault must state it for every patient whose deletion left only retained data. An
+/// incomplete or self-contradictory request is denied with a `request-...` reason rather than
+/// guessed at.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AccessRequest {
     pub(crate) principal: Principal,
@@ -51,6 +56,8 @@ pub struct AccessRequest {
     pub(crate) care_relationship: bool,
     pub(crate) break_glass: bool,
     pub(crate) patient_is_staff_colleague: bool,
+    pub(crate) consents: BTreeSet<ConsentPurpose>,
+    pub(crate) retention_only: bool,
 }
 
 impl AccessRequest {
@@ -64,6 +71,8 @@ impl AccessRequest {
             care_relationship: false,
             break_glass: false,
             patient_is_staff_colleague: false,
+            consents: BTreeSet::new(),
+            retention_only: false,
         }
     }
 
@@ -129,6 +138,24 @@ impl AccessRequest {
     #[must_use]
     pub fn patient_is_staff_colleague(mut self, colleague: bool) -> Self {
         self.patient_is_staff_colleague = colleague;
+        self
+    }
+
+    /// The consents the patient holds now (withdrawn ones left out), replacing any given
+    /// before. None by default, so a purpose that rests on consent is refused unless the vault
+    /// read the consent registry and found it.
+    #[must_use]
+    pub fn consents(mut self, held: impl IntoIterator<Item = ConsentPurpose>) -> Self {
+        self.consents = held.into_iter().collect();
+        self
+    }
+
+    /// The patient asked for deletion, and what is left is kept only because the law requires
+    /// it: it may then be read only for treatment, billing, tax certificates and legal
+    /// disclosure, and no longer changed.
+    #[must_use]
+    pub fn retention_only(mut self, restricted: bool) -> Self {
+        self.retention_only = restricted;
         self
     }
 

@@ -2,8 +2,8 @@
 //! security officer will read in the audit trail.
 
 use policy::{
-    AccessRequest, Action, ConsumerDomain, Decision, FieldClass, Obligation, PolicyEngine, Purpose,
-    Role,
+    AccessRequest, Action, ConsentPurpose, ConsumerDomain, Decision, FieldClass, Obligation,
+    PolicyEngine, Purpose, Role,
 };
 
 use std::sync::LazyLock;
@@ -54,6 +54,16 @@ fn app_resolve(purpose: Purpose, class: FieldClass) -> AccessRequest {
         .patient("pt_case", ClinicApp)
         .purpose(purpose)
         .field_class(class)
+}
+
+/// A staff member acts on a patient of the staff domain, naming no purpose or fields.
+fn staff_act(role: Role, action: Action) -> AccessRequest {
+    staff(role).action(action).patient("pt_case", VaultStaff)
+}
+
+/// clinic-app acts on one of its own patients, naming no purpose or fields.
+fn app_act(action: Action) -> AccessRequest {
+    clinic_app().action(action).patient("pt_case", ClinicApp)
 }
 
 #[track_caller]
@@ -256,10 +266,10 @@ fn analytics_gets_nothing() {
 
 #[test]
 fn document_numbers_are_masked_outside_care_tax_and_legal_disclosure() {
-    let d = decide(app_resolve(
-        Purpose::PatientSelfService,
-        FieldClass::Document,
-    ));
+    let d = decide(
+        app_resolve(Purpose::PatientSelfService, FieldClass::Document)
+            .consents([ConsentPurpose::PatientApp]),
+    );
     assert_allowed(&d, &["clinic-app-resolve"], &[Obligation::Mask]);
     let d = decide(app_resolve(Purpose::TaxCertificate, FieldClass::Document));
     assert_allowed(&d, &["clinic-app-resolve"], &[]);
@@ -387,6 +397,187 @@ fn nurse_reads_who_and_how_to_reach_but_nothing_medical() {
     assert_denied_by(&d, "only-doctors-touch-medical");
 }
 
+// ---------------------------------------------------------------------------------------------
+// Patient rights: consents, deletion with legal retention, data requests (152-FZ)
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn reminders_need_the_sms_consent_and_no_other() {
+    let d = decide(app_resolve(Purpose::Reminder, FieldClass::Contact));
+    assert_denied_by(&d, "consent-required");
+    let others = [
+        ConsentPurpose::Marketing,
+        ConsentPurpose::PatientApp,
+        ConsentPurpose::Analytics,
+    ];
+    let d = decide(app_resolve(Purpose::Reminder, FieldClass::Contact).consents(others));
+    assert_denied_by(&d, "consent-required");
+    let d = decide(
+        app_resolve(Purpose::Reminder, FieldClass::Contact)
+            .consents([ConsentPurpose::SmsReminders]),
+    );
+    assert_allowed(&d, &["clinic-app-resolve"], &[]);
+}
+
+#[test]
+fn the_patient_app_needs_the_patient_app_consent() {
+    let d = decide(app_resolve(
+        Purpose::PatientSelfService,
+        FieldClass::Identity,
+    ));
+    assert_denied_by(&d, "consent-required");
+    let d = decide(
+        app_resolve(Purpose::PatientSelfService, FieldClass::Identity)
+            .consents([ConsentPurpose::PatientApp]),
+    );
+    assert_allowed(&d, &["clinic-app-resolve"], &[]);
+}
+
+#[test]
+fn purposes_resting_on_a_contract_or_the_law_need_no_consent() {
+    let d = decide(app_resolve(Purpose::Scheduling, FieldClass::Contact));
+    assert_allowed(&d, &["clinic-app-resolve"], &[]);
+    let d = decide(read_record(doctor()).care_relationship(true));
+    assert_allowed(&d, &["doctor-care-read"], &[]);
+}
+
+#[test]
+fn marketing_reaches_contacts_through_clinic_app_only_with_the_marketing_consent() {
+    let d = decide(app_resolve(Purpose::Marketing, FieldClass::Contact));
+    assert_denied_by(&d, "consent-required");
+    let d = decide(
+        app_resolve(Purpose::Marketing, FieldClass::Contact)
+            .consents([ConsentPurpose::SmsReminders]),
+    );
+    assert_denied_by(&d, "consent-required");
+    let d = decide(
+        app_resolve(Purpose::Marketing, FieldClass::Contact).consents([ConsentPurpose::Marketing]),
+    );
+    assert_allowed(&d, &["clinic-app-marketing"], &[]);
+    // An offer needs no name, whatever the patient agreed to.
+    let d =
+        decide(app_resolve(Purpose::Marketing, FieldClass::Identity).consents(ConsentPurpose::ALL));
+    assert_denied_by(&d, "purpose-limits-field-class");
+    // Nobody on staff markets from the vault.
+    let d = decide(
+        resolve(
+            staff(Role::Receptionist),
+            Purpose::Marketing,
+            FieldClass::Contact,
+        )
+        .consents(ConsentPurpose::ALL),
+    );
+    assert_eq!(d.reasons, ["default-deny"]);
+}
+
+#[test]
+fn retained_data_is_read_only_for_care_money_and_the_law() {
+    let d = decide(
+        resolve(
+            staff(Role::Receptionist),
+            Purpose::Scheduling,
+            FieldClass::Contact,
+        )
+        .retention_only(true),
+    );
+    assert_denied_by(&d, "retained-data-legal-purposes-only");
+    let d = decide(
+        read_record(doctor())
+            .care_relationship(true)
+            .retention_only(true),
+    );
+    assert_allowed(&d, &["doctor-care-read"], &[]);
+    let d = decide(
+        resolve(
+            staff(Role::Cashier),
+            Purpose::Billing,
+            FieldClass::Financial,
+        )
+        .retention_only(true),
+    );
+    assert_allowed(&d, &["cashier-resolve"], &[]);
+    // The patient app shows nothing more: the patient asks what is kept by a data request.
+    let d = decide(
+        app_resolve(Purpose::PatientSelfService, FieldClass::Identity)
+            .consents([ConsentPurpose::PatientApp])
+            .retention_only(true),
+    );
+    assert_eq!(d.reasons, ["retained-data-legal-purposes-only"]);
+}
+
+#[test]
+fn retained_data_is_never_changed() {
+    let d = decide(
+        staff_act(Role::Doctor, Action::CreateRecord)
+            .purpose(Purpose::Treatment)
+            .care_relationship(true)
+            .retention_only(true),
+    );
+    assert_denied_by(&d, "retained-data-legal-purposes-only");
+    let d = decide(staff_act(Role::Receptionist, Action::UpdatePatient).retention_only(true));
+    assert_denied_by(&d, "retained-data-legal-purposes-only");
+    let d = decide(staff_act(Role::Doctor, Action::StartBreakGlass).retention_only(true));
+    assert_denied_by(&d, "retained-data-legal-purposes-only");
+}
+
+#[test]
+fn clinic_app_cannot_report_care_for_a_patient_whose_data_is_only_retained() {
+    let d = decide(app_act(Action::ReportCareRelationship));
+    assert_allowed(&d, &["clinic-app-registry"], &[]);
+    let d = decide(app_act(Action::ReportCareRelationship).retention_only(true));
+    assert_denied_by(&d, "retained-data-legal-purposes-only");
+}
+
+#[test]
+fn reception_and_clinic_app_file_data_requests_and_manage_consents() {
+    for action in [Action::FileDataRequest, Action::ManageConsent] {
+        let d = decide(staff_act(Role::Receptionist, action));
+        assert_allowed(&d, &["reception-patient-rights"], &[]);
+        let d = decide(app_act(action));
+        assert_allowed(&d, &["clinic-app-patient-rights"], &[]);
+        // A patient whose data is only retained may still ask what is kept.
+        let d = decide(app_act(action).retention_only(true));
+        assert_allowed(&d, &["clinic-app-patient-rights"], &[]);
+        // clinic-app files only for its own patients.
+        let d = decide(clinic_app().action(action).patient("pt_other", VaultStaff));
+        assert_denied_by(&d, "service-only-own-domain");
+    }
+}
+
+#[test]
+fn nobody_else_files_data_requests_or_manages_consents() {
+    for action in [Action::FileDataRequest, Action::ManageConsent] {
+        for role in [Role::Doctor, Role::Nurse, Role::Cashier, Role::Accountant] {
+            let d = decide(staff_act(role, action));
+            assert_eq!(d.reasons, ["default-deny"], "{role} {action}");
+        }
+        for role in [Role::SecurityOfficer, Role::Administrator] {
+            let d = decide(staff_act(role, action));
+            assert_denied_by(&d, "security-and-admin-no-patient-data");
+        }
+        let d = decide(
+            AccessRequest::service(ConsumerDomain::Analytics)
+                .action(action)
+                .patient("pt_own", ConsumerDomain::Analytics),
+        );
+        assert_eq!(d.reasons, ["default-deny"], "analytics {action}");
+    }
+}
+
+#[test]
+fn the_security_officer_works_the_request_queue_but_files_no_requests() {
+    let d = decide(staff(Role::SecurityOfficer).action(Action::ManageDataRequests));
+    assert_allowed(&d, &["security-officer-data-requests"], &[]);
+    let d = decide(staff_act(Role::SecurityOfficer, Action::FileDataRequest));
+    assert_denied_by(&d, "security-and-admin-no-patient-data");
+    for role in [Role::Receptionist, Role::Administrator, Role::Doctor] {
+        let d = decide(staff(role).action(Action::ManageDataRequests));
+        assert_eq!(d.reasons, ["default-deny"], "{role}");
+    }
+    let d = decide(clinic_app().action(Action::ManageDataRequests));
+    assert_eq!(d.reasons, ["default-deny"]);
+}
+
 #[test]
 fn a_field_read_without_purpose_is_refused() {
     let d = decide(
@@ -431,6 +622,16 @@ fn malformed_requests_are_denied_with_a_reason() {
                 .action(Action::Search)
                 .field_class(FieldClass::Identity),
             "request-inconsistent: search reads no fields, yet names identity",
+        ),
+        (
+            staff(Role::Receptionist).action(Action::FileDataRequest),
+            "request-incomplete: file_data_request needs a patient",
+        ),
+        (
+            staff(Role::SecurityOfficer)
+                .action(Action::ManageDataRequests)
+                .patient("pt_case", VaultStaff),
+            "request-inconsistent: manage_data_requests takes no patient",
         ),
     ];
     for (request, reason) in cases {

@@ -3,8 +3,8 @@
 //! (not from vault.cedar). A disagreement names the row.
 
 use policy::{
-    AccessRequest, Action, ConsumerDomain, Decision, FieldClass, Obligation, PolicyEngine, Purpose,
-    Role,
+    AccessRequest, Action, ConsentPurpose, ConsumerDomain, Decision, FieldClass, Obligation,
+    PolicyEngine, Purpose, Role,
 };
 
 #[derive(Clone, Copy, Debug)]
@@ -26,6 +26,10 @@ struct Row {
     care: bool,
     break_glass: bool,
     colleague: bool,
+    /// `false`: the patient holds no consent; `true`: all of them.
+    consents: bool,
+    /// The patient asked for deletion; only data the law makes us keep is left.
+    retention_only: bool,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -76,6 +80,20 @@ fn oracle(r: Row) -> Expected {
     if writes && r.break_glass && !r.care {
         return DENY; // break-glass is read-only
     }
+    // Reminders, the patient app and marketing rest on the patient's consent; nothing else does.
+    if purpose_is(&[Reminder, PatientSelfService, Marketing]) && !r.consents {
+        return DENY;
+    }
+    // Data kept only because the law says so: read for care, money and the law, never changed,
+    // no new relationship or break-glass. Data requests and consents stay open.
+    if r.retention_only {
+        if reads && !purpose_is(&[Treatment, Billing, TaxCertificate, DisclosureLegal]) {
+            return DENY;
+        }
+        if writes || matches!(r.action, ReportCareRelationship | StartBreakGlass) {
+            return DENY;
+        }
+    }
 
     let (allowed, notify) = match r.who {
         Who::Staff(Role::Doctor) => match r.action {
@@ -102,6 +120,7 @@ fn oracle(r: Row) -> Expected {
                 false,
             ),
             Search | RegisterPatient | UpdatePatient => (true, false),
+            FileDataRequest | ManageConsent => (true, false),
             _ => (false, false),
         },
         Who::Staff(Role::Cashier) => match r.action {
@@ -118,9 +137,10 @@ fn oracle(r: Row) -> Expected {
                 && class_is(&[Identity, Financial]),
             false,
         ),
-        Who::Staff(Role::SecurityOfficer) => {
-            (matches!(r.action, ReadAudit | ReviewBreakGlass), false)
-        }
+        Who::Staff(Role::SecurityOfficer) => (
+            matches!(r.action, ReadAudit | ReviewBreakGlass | ManageDataRequests),
+            false,
+        ),
         Who::Staff(Role::Administrator) => (false, false),
         Who::Service(ConsumerDomain::ClinicApp) => match r.action {
             Resolve => {
@@ -134,9 +154,14 @@ fn oracle(r: Row) -> Expected {
                 ]);
                 let contact_ok = r.class != Some(Contact)
                     || purpose_is(&[Scheduling, Reminder, PatientSelfService]);
-                (operational && r.class != Some(Medical) && contact_ok, false)
+                let marketing = purpose_is(&[Marketing]) && r.class == Some(Contact);
+                (
+                    (operational && r.class != Some(Medical) && contact_ok) || marketing,
+                    false,
+                )
             }
             Search | RegisterPatient | ReportCareRelationship => (true, false),
+            FileDataRequest | ManageConsent => (true, false),
             _ => (false, false),
         },
         Who::Service(ConsumerDomain::Analytics | ConsumerDomain::VaultStaff) => (false, false),
@@ -156,7 +181,11 @@ fn oracle(r: Row) -> Expected {
 fn on_patient(action: Action) -> bool {
     !matches!(
         action,
-        Action::Search | Action::RegisterPatient | Action::ReadAudit | Action::ReviewBreakGlass
+        Action::Search
+            | Action::RegisterPatient
+            | Action::ReadAudit
+            | Action::ReviewBreakGlass
+            | Action::ManageDataRequests
     )
 }
 
@@ -169,7 +198,11 @@ fn request(r: Row) -> AccessRequest {
         .action(r.action)
         .care_relationship(r.care)
         .break_glass(r.break_glass)
-        .patient_is_staff_colleague(r.colleague);
+        .patient_is_staff_colleague(r.colleague)
+        .retention_only(r.retention_only);
+    if r.consents {
+        req = req.consents(ConsentPurpose::ALL);
+    }
     if on_patient(r.action) {
         req = req.patient("pt_table", r.patient_domain);
     }
@@ -190,7 +223,6 @@ fn rows() -> Vec<Row> {
     let purposes: Vec<Option<Purpose>> = std::iter::once(None)
         .chain(Purpose::ALL.map(Some))
         .collect();
-    let bools = [false, true];
 
     let mut rows = Vec::new();
     for &who in &who {
@@ -222,26 +254,48 @@ fn rows() -> Vec<Row> {
             for &patient_domain in &domains {
                 for &purpose in &purposes {
                     for &class in &classes {
-                        for care in bools {
-                            for break_glass in bools {
-                                for colleague in bools {
-                                    rows.push(Row {
-                                        who,
-                                        action,
-                                        patient_domain,
-                                        purpose,
-                                        class,
-                                        care,
-                                        break_glass,
-                                        colleague,
-                                    });
-                                }
-                            }
-                        }
+                        rows.extend(every_fact_combination(Row {
+                            who,
+                            action,
+                            patient_domain,
+                            purpose,
+                            class,
+                            care: false,
+                            break_glass: false,
+                            colleague: false,
+                            consents: false,
+                            retention_only: false,
+                        }));
                     }
                 }
             }
         }
+    }
+    rows
+}
+
+/// Each live fact of a row, set.
+const FACTS: [fn(&mut Row); 5] = [
+    |r| r.care = true,
+    |r| r.break_glass = true,
+    |r| r.colleague = true,
+    |r| r.consents = true,
+    |r| r.retention_only = true,
+];
+
+/// `row` with every combination of the live facts (2^5 rows).
+fn every_fact_combination(row: Row) -> Vec<Row> {
+    let mut rows = vec![row];
+    for set in FACTS {
+        let with_fact: Vec<Row> = rows
+            .iter()
+            .map(|r| {
+                let mut r = *r;
+                set(&mut r);
+                r
+            })
+            .collect();
+        rows.extend(with_fact);
     }
     rows
 }
@@ -282,6 +336,9 @@ fn every_role_action_purpose_and_fact_combination_matches_the_oracle() {
                 matches!(row.who, Who::Staff(Role::Doctor)) && (row.care || row.break_glass),
                 "medical data beyond a doctor with care or break-glass: {row:?}"
             );
+        }
+        if decision.allowed && row.purpose.and_then(Purpose::required_consent).is_some() {
+            assert!(row.consents, "a consent purpose without consent: {row:?}");
         }
         allowed += usize::from(decision.allowed);
         let expected = oracle(*row);

@@ -161,6 +161,10 @@ struct KeysSection {
     cache: CacheSection,
     pkcs11: Option<Pkcs11Section>,
     danger_soft: Option<SoftSection>,
+    /// Days backups of the database are kept: `vault keys retire` destroys an old KEK version
+    /// only this long after the rewrap moved the last live wrapping off it.
+    #[serde(default = "default_backup_retention_days")]
+    backup_retention_days: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -239,6 +243,17 @@ fn default_sessions() -> usize {
     4
 }
 
+/// Default of `keys.backup_retention_days`.
+pub const DEFAULT_BACKUP_RETENTION_DAYS: u32 = 35;
+
+fn default_backup_retention_days() -> u32 {
+    DEFAULT_BACKUP_RETENTION_DAYS
+}
+
+fn days(n: u32) -> Duration {
+    Duration::from_secs(u64::from(n) * 86_400)
+}
+
 /// The validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -251,6 +266,9 @@ pub struct Config {
     pub cache_capacity: usize,
     pub cache_ttl: Duration,
     pub provider: ProviderConfig,
+    /// How long database backups are kept (`keys.backup_retention_days`): the least time between
+    /// the rewrap away from a KEK version and its retirement.
+    pub backup_retention: Duration,
     /// When the audit writer signs the chain head.
     pub checkpoint: crate::audit::writer::CheckpointPolicy,
     /// Benchmarks only: no audit is written. Refused outside demo mode.
@@ -360,6 +378,11 @@ impl Config {
                 "database.url must start with sqlite:// or postgres://".into(),
             ));
         }
+        if file.keys.backup_retention_days == 0 {
+            return Err(ConfigError(
+                "keys.backup_retention_days = 0 is refused: `vault keys retire` would destroy old KEK versions that retained backups still need; set it to the number of days database backups are kept (default 35)".into(),
+            ));
+        }
         let provider = match file.keys.provider {
             ProviderName::DangerSoft => {
                 if file.mode != Mode::Demo {
@@ -406,6 +429,7 @@ impl Config {
             cache_capacity: file.keys.cache.capacity,
             cache_ttl: Duration::from_secs(file.keys.cache.ttl_seconds),
             provider,
+            backup_retention: days(file.keys.backup_retention_days),
             checkpoint: crate::audit::writer::CheckpointPolicy {
                 every_events: file.audit.checkpoint_every_events.max(1),
                 every: Duration::from_secs(file.audit.checkpoint_every_seconds.max(1)),
@@ -446,6 +470,7 @@ impl Config {
             provider: ProviderConfig::DangerSoft {
                 kek_dir: data_dir.join("danger-soft-kek"),
             },
+            backup_retention: days(DEFAULT_BACKUP_RETENTION_DAYS),
             checkpoint: crate::audit::writer::CheckpointPolicy::default(),
             danger_audit_stub: false,
             alert_rules: crate::audit::alerts::AlertRules::default(),
@@ -521,6 +546,25 @@ profile = "hsm-config/softhsm2.toml"
         let bad = format!("{PKCS11}[alerts]\nworking_hours = \"18:00-09:00\"\n");
         let err = Config::parse(&bad, &no_env).unwrap_err().0;
         assert!(err.contains("alerts.working_hours"), "{err}");
+    }
+
+    #[test]
+    fn backup_retention_defaults_to_35_days_and_refuses_0() {
+        let c = Config::parse(PKCS11, &no_env).unwrap();
+        assert_eq!(c.backup_retention, Duration::from_secs(35 * 86_400));
+        let text = PKCS11.replace(
+            "provider = \"pkcs11\"\n",
+            "provider = \"pkcs11\"\nbackup_retention_days = 90\n",
+        );
+        let c = Config::parse(&text, &no_env).unwrap();
+        assert_eq!(c.backup_retention, Duration::from_secs(90 * 86_400));
+        let text = PKCS11.replace(
+            "provider = \"pkcs11\"\n",
+            "provider = \"pkcs11\"\nbackup_retention_days = 0\n",
+        );
+        let err = Config::parse(&text, &no_env).unwrap_err().0;
+        assert!(err.contains("keys.backup_retention_days"), "{err}");
+        assert!(!err.contains('\n'));
     }
 
     #[test]

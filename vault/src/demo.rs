@@ -131,11 +131,30 @@ pub async fn seed(state: &Arc<AppState>, data_dir: &Path) -> Result<Vec<String>,
         let Some(id) = demo_identity(surname, name, birth, phone, snils) else {
             continue;
         };
-        state
+        let token = state
             .patients
             .register(&reception, &meta, identity::for_register(&id))
             .await
             .map_err(|e| e.to_string())?;
+        // The demo patients signed the reminder and patient-app consents at the desk.
+        let token: vault_wire::PatientToken = token.parse().map_err(|_| "demo token".to_owned())?;
+        for purpose in [
+            policy::ConsentPurpose::SmsReminders,
+            policy::ConsentPurpose::PatientApp,
+        ] {
+            state
+                .rights
+                .set_consent(
+                    &reception,
+                    &meta,
+                    &token,
+                    purpose,
+                    true,
+                    vault_wire::Channel::Paper,
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+        }
     }
     lines.push(format!(
         "demo patients registered: {} (made up)",

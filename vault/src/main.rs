@@ -68,6 +68,43 @@ enum Command {
         #[command(subcommand)]
         command: ServiceCommand,
     },
+    /// Patient-rights retention (run daily, e.g. from a systemd timer).
+    Retention {
+        #[command(subcommand)]
+        command: RetentionCommand,
+    },
+    /// Destruction acts (Roskomnadzor order 179).
+    Act {
+        #[command(subcommand)]
+        command: ActCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum RetentionCommand {
+    /// Destroy (crypto-shred) every patient whose retention periods have all ended and who is
+    /// under no legal hold, writing a signed act for each; raise alerts for overdue data
+    /// requests. Safe to run twice or on two replicas at once; resumes where it stopped.
+    Run {
+        /// The personal-data operator named in the acts (name and address).
+        #[arg(long, env = "VAULT_ACT_OPERATOR", default_value = vault::domain::rights::DEFAULT_OPERATOR)]
+        operator: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum ActCommand {
+    /// Check every destruction act (or one): its signature by the token's audit key, its
+    /// columns against the signed document, and its log extract in the audit chain. Exit code
+    /// 0: all verify; 1: a failure is named.
+    Verify {
+        /// Only this act.
+        #[arg(long)]
+        act_id: Option<String>,
+        /// Check this database instead of the configured one (e.g. a restored backup).
+        #[arg(long)]
+        database: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -144,6 +181,13 @@ enum KeysCommand {
         /// Only finish an interrupted rewrap; do not create a new KEK version.
         #[arg(long)]
         resume: bool,
+    },
+    /// Destroy old KEK versions once keys.backup_retention_days have passed since the rewrap
+    /// away from them, so that shredded patients stay unreadable in old backups too.
+    Retire {
+        /// Only show what would be retired and when the others become due.
+        #[arg(long)]
+        dry_run: bool,
     },
 }
 
@@ -260,6 +304,54 @@ async fn run(cli: Cli) -> Result<(), String> {
         }
         Command::Openapi => {
             say(&vault::http::openapi::json());
+            Ok(())
+        }
+        Command::Retention {
+            command: RetentionCommand::Run { operator },
+        } => {
+            let config = Config::load(&cli.config).map_err(|e| err(&e))?;
+            retention_run(&config, clock, operator).await
+        }
+        Command::Act {
+            command: ActCommand::Verify { act_id, database },
+        } => {
+            let mut config = Config::load(&cli.config).map_err(|e| err(&e))?;
+            if let Some(url) = database {
+                config.database_url = url;
+            }
+            let db = vault::store::Database::connect(&config.database_url, 2)
+                .await
+                .map_err(|e| {
+                    format!(
+                        "database {} is unavailable: {e}",
+                        vault::store::redact_url(&config.database_url)
+                    )
+                })?;
+            let provider = startup::open_provider(&config).await.map_err(|e| err(&e))?;
+            let checks = vault::domain::rights::verify_acts(&db, &provider, act_id.as_deref())
+                .await
+                .map_err(|e| err(&e))?;
+            let mut failed = 0;
+            for c in &checks {
+                match (&c.problem, c.audit_seq) {
+                    (None, Some(seq)) => say(&format!(
+                        "PASS: act {} (log extract: audit event {seq})",
+                        c.act_id
+                    )),
+                    (None, None) => say(&format!("PASS: act {}", c.act_id)),
+                    (Some(p), _) => {
+                        failed += 1;
+                        say(&format!("FAIL: act {}: {p}", c.act_id));
+                    }
+                }
+            }
+            say(&format!(
+                "destruction acts: {} checked, {failed} failed",
+                checks.len()
+            ));
+            if failed > 0 {
+                std::process::exit(1);
+            }
             Ok(())
         }
         Command::Staff {
@@ -486,6 +578,13 @@ async fn keys(
             blocking(move || provider.create_kek(KekVersion::FIRST))
                 .await
                 .map_err(|x| e(&x))?;
+            vault::store::keys::record_kek_version(
+                &db,
+                KekVersion::FIRST,
+                vault::clock::Clock::unix_seconds(&*clock),
+            )
+            .await
+            .map_err(|x| e(&x))?;
             println!("created KEK v1");
             Ok(())
         }
@@ -559,7 +658,7 @@ async fn keys(
                 client_addr: None,
             };
             if !resume {
-                let new = rotation::create_next_kek(custody)
+                let new = rotation::create_next_kek(custody, &db, &*clock)
                     .await
                     .map_err(|x| e(&x))?;
                 audit
@@ -569,7 +668,7 @@ async fn keys(
                 println!("created KEK {new}; rewrapping DEKs under it");
             }
             let current = custody.current_kek();
-            let done = rotation::rewrap_all(custody, &db, batch, |p| {
+            let done = rotation::rewrap_all(custody, &db, &*clock, batch, |p| {
                 println!("rewrapped {}/{} DEKs under KEK {current}", p.done, p.total);
             })
             .await
@@ -589,5 +688,176 @@ async fn keys(
             );
             Ok(())
         }
+        KeysCommand::Retire { dry_run } => {
+            // One line per KEK version older than the current one, then the current one.
+            use vault::domain::oversight::utc_date;
+            use vault::keys::retirement::{self, Waiting};
+            let date = |at: i64| utc_date(at.div_euclid(86_400));
+            let days = config.backup_retention.as_secs() / 86_400;
+            let (db, sealed) = startup::open_vault(config, clock.clone())
+                .await
+                .map_err(|x| e(&x))?;
+            let custody = sealed.custody();
+            let report = if dry_run {
+                retirement::plan(custody, &db, &*clock, config.backup_retention).await
+            } else {
+                // Each destruction is audited right after it, like `keys rotate` does.
+                let p = custody.provider().clone();
+                blocking(move || p.ensure_audit_key())
+                    .await
+                    .map_err(|x| e(&x))?;
+                let (audit, _task) = vault::audit::AuditWriter::start(
+                    db.clone(),
+                    custody.provider().clone(),
+                    clock.clone(),
+                    config.checkpoint,
+                );
+                let record = async |r: &retirement::RetiredKek| {
+                    let reasons = if r.was_absent {
+                        format!("kek:{}; already absent from the key store", r.version)
+                    } else {
+                        format!("kek:{}", r.version)
+                    };
+                    let event = vault::store::audit::AuditRow {
+                        at: vault::clock::Clock::unix_seconds(&*clock),
+                        request_id: uuid::Uuid::new_v4().to_string(),
+                        principal: "operator".into(),
+                        role: "operator".into(),
+                        branch: None,
+                        action: "retire_kek".into(),
+                        patient_token: None,
+                        purpose: None,
+                        reason_code: None,
+                        decision: "success".into(),
+                        reasons,
+                        client_addr: None,
+                    };
+                    audit.record(vec![event]).await.map_err(|x| {
+                        format!("its audit event was not written ({x}): record it by hand")
+                    })
+                };
+                retirement::retire_due_recording(
+                    custody,
+                    &db,
+                    &*clock,
+                    config.backup_retention,
+                    record,
+                )
+                .await
+            }
+            .map_err(|x| format!("KEK retirement stopped: {x}"))?;
+            for (v, at) in &report.already_retired {
+                println!("KEK {v}: retired on {}", date(*at));
+            }
+            for r in &report.retired {
+                let v = r.version;
+                match (dry_run, r.was_absent) {
+                    (true, false) => println!(
+                        "KEK {v}: due, would be destroyed (backup_retention_days = {days} passed since its rewrap)"
+                    ),
+                    (true, true) => {
+                        println!(
+                            "KEK {v}: already gone from the key store, would be recorded as retired"
+                        )
+                    }
+                    (false, false) => println!("KEK {v}: retired, destroyed in the key store"),
+                    (false, true) => println!(
+                        "KEK {v}: retired (it was already gone from the key store; recorded now)"
+                    ),
+                }
+            }
+            for w in &report.waiting {
+                let v = w.version;
+                match w.reason {
+                    Waiting::Retention {
+                        rewrapped_at,
+                        due_at,
+                    } => println!(
+                        "KEK {v}: not due until {} (UTC): rewrap finished {}, backup_retention_days = {days}",
+                        date(due_at),
+                        date(rewrapped_at)
+                    ),
+                    Waiting::StillWraps(n) => println!(
+                        "KEK {v}: kept, still wraps {} DEKs and {} vault-wide keys: finish the rewrap with `vault keys rotate --resume`",
+                        n.deks, n.vault_keys
+                    ),
+                }
+            }
+            println!("KEK {}: current, kept", report.current);
+            if dry_run {
+                println!("dry run: nothing was changed");
+                return Ok(());
+            }
+            if report.retired.is_empty() {
+                println!("nothing retired");
+                return Ok(());
+            }
+            let retired: Vec<String> = report
+                .retired
+                .iter()
+                .map(|r| r.version.to_string())
+                .collect();
+            println!(
+                "retired KEK {}: also destroy it in the token's backups and replicas, and record the destruction in the key-document register",
+                retired.join(", ")
+            );
+            Ok(())
+        }
     }
+}
+
+/// `vault retention run`: one pass of the retention job, with the audit writer running.
+async fn retention_run(
+    config: &Config,
+    clock: Arc<SystemClock>,
+    operator: String,
+) -> Result<(), String> {
+    let e = |e: &dyn std::fmt::Display| e.to_string();
+    let (db, sealed) = startup::open_vault(config, clock.clone())
+        .await
+        .map_err(|x| e(&x))?;
+    // Acts are signed, and destructions audited, with the audit key.
+    let p = sealed.custody().provider().clone();
+    blocking(move || p.ensure_audit_key())
+        .await
+        .map_err(|x| e(&x))?;
+    let (audit, _task) = vault::audit::AuditWriter::start(
+        db.clone(),
+        sealed.custody().provider().clone(),
+        clock.clone(),
+        config.checkpoint,
+    );
+    let issuer = vault::domain::rights::ActIssuer {
+        operator,
+        system: vault::domain::rights::SYSTEM_NAME.into(),
+    };
+    let performed_by = std::env::var("USER").unwrap_or_else(|_| "operator".into());
+    let report = vault::domain::rights::retention::run(
+        &sealed,
+        &audit,
+        &*clock,
+        &issuer,
+        &format!("retention job started by {performed_by}"),
+    )
+    .await
+    .map_err(|x| format!("{x} (nothing half-done: run `vault retention run` again to continue)"))?;
+    for (patient, act) in &report.destroyed {
+        say(&format!("destroyed patient {patient}: act {act}"));
+    }
+    for patient in &report.held {
+        say(&format!(
+            "held: patient {patient} is under a legal hold or an open incident"
+        ));
+    }
+    for a in &report.overdue_alerts {
+        say(&format!("ALERT: {}", a.details));
+    }
+    say(&format!(
+        "retention run: {} destroyed, {} held, {} still under retention, {} overdue requests alerted",
+        report.destroyed.len(),
+        report.held.len(),
+        report.waiting.len(),
+        report.overdue_alerts.len()
+    ));
+    Ok(())
 }

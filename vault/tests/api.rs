@@ -523,7 +523,7 @@ async fn bad_input(backend: Backend) {
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     let (status, _) = app
-        .post("/v1/resolve", &app.clinic, json!({"tokens": ["pt_aaaaaaaaaaaaaaaaaaaaaaaaaa"], "fields": ["surname"], "purpose": "marketing"}))
+        .post("/v1/resolve", &app.clinic, json!({"tokens": ["pt_aaaaaaaaaaaaaaaaaaaaaaaaaa"], "fields": ["surname"], "purpose": "research"}))
         .await;
     assert_eq!(
         status,
@@ -669,6 +669,12 @@ async fn openapi_lists_every_operation() {
         "listIncidents",
         "accessReport",
         "exportAudit",
+        "fileDataRequest",
+        "listDataRequests",
+        "getDataRequest",
+        "setConsent",
+        "listConsents",
+        "getDestructionAct",
     ] {
         assert!(
             text.contains(&format!("\"operationId\":\"{op}\"")),

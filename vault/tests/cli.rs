@@ -275,6 +275,93 @@ async fn keys_rotate_shows_progress_and_list_shows_protection() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("rotation complete: 0 DEKs rewrapped"));
 }
 
+#[tokio::test]
+async fn retention_run_destroys_with_an_act_that_act_verify_checks() {
+    let _turn = turn();
+    let f = Fixture::new();
+    let settings = token_settings("softhsm2.toml");
+    let kek_label = settings.kek_label.clone();
+    seed(&f.db_url(), settings, 2).await;
+    let cfg = f.token_config(&kek_label, &f.db_url(), "");
+    // One of the two patients asked for deletion long ago and every retention has ended.
+    let pool = sqlx::SqlitePool::connect(&f.db_url()).await.unwrap();
+    let patient: String = sqlx::query_scalar("SELECT patient_id FROM patients LIMIT 1")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    for sql in [
+        format!("UPDATE patients SET restricted_at = 1000 WHERE patient_id = '{patient}'"),
+        format!(
+            "INSERT INTO data_requests (request_id, patient_id, kind, channel, state, filed_by, filed_at, due_at, responsible_officer) VALUES ('6f1c7a52-0000-4000-8000-000000000001', '{patient}', 'deletion', 'reception', 'completed', 'st-1', 1000, 2000, 'unassigned')"
+        ),
+        format!(
+            "INSERT INTO retentions (patient_id, data, basis, until, request_id) VALUES ('{patient}', 'medical_card', 'test', 1500, '6f1c7a52-0000-4000-8000-000000000001')"
+        ),
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .execute(&pool)
+            .await
+            .unwrap();
+    }
+
+    let out = vault_cmd(&cfg)
+        .args([
+            "retention",
+            "run",
+            "--operator",
+            "ООО «Медикаменте», г. Томск",
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains(&format!("destroyed patient {patient}: act ")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("retention run: 1 destroyed, 0 held, 0 still under retention"),
+        "{stdout}"
+    );
+    let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sealed_records")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(left, 1, "the other patient's record stays");
+    // Twice is harmless.
+    let out = vault_cmd(&cfg).args(["retention", "run"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("retention run: 0 destroyed"));
+
+    let out = vault_cmd(&cfg).args(["act", "verify"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("(log extract: audit event"), "{stdout}");
+    assert!(
+        stdout.contains("destruction acts: 1 checked, 0 failed"),
+        "{stdout}"
+    );
+
+    // An act edited in the database fails, named, with exit code 1.
+    for sql in [
+        "DROP TRIGGER destruction_acts_append_only_update",
+        "UPDATE destruction_acts SET document = REPLACE(document, 'Томск', 'Омск')",
+    ] {
+        sqlx::query(sql).execute(&pool).await.unwrap();
+    }
+    pool.close().await;
+    let out = vault_cmd(&cfg).args(["act", "verify"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("FAIL: act") && stdout.contains("the signature does not match"),
+        "{stdout}"
+    );
+}
+
 /// Like [`start`], but keeps every line the server writes, on stdout and stderr.
 fn start_capturing(mut cmd: Command) -> (Child, String, Arc<std::sync::Mutex<Vec<String>>>) {
     let mut child = cmd

@@ -261,7 +261,10 @@ async fn rotation_rewraps_resumably(backend: Backend) {
     assert_eq!(old.len(), 7);
 
     let custody = sealed.custody();
-    let v2 = rotation::create_next_kek(custody).await.unwrap();
+    let clock = support::test_clock();
+    let v2 = rotation::create_next_kek(custody, &t.db, &*clock)
+        .await
+        .unwrap();
     assert_eq!(v2.get(), 2);
     // An interrupted earlier run had already rewrapped two DEKs.
     for dek in &old[..2] {
@@ -274,7 +277,7 @@ async fn rotation_rewraps_resumably(backend: Backend) {
         );
     }
     let mut reports = Vec::new();
-    let done = rotation::rewrap_all(custody, &t.db, 2, |p| reports.push(p))
+    let done = rotation::rewrap_all(custody, &t.db, &*clock, 2, |p| reports.push(p))
         .await
         .unwrap();
     assert_eq!(done, RewrapProgress { done: 5, total: 5 });
@@ -293,7 +296,7 @@ async fn rotation_rewraps_resumably(backend: Backend) {
     );
     // Running it again finds nothing to do.
     assert_eq!(
-        rotation::rewrap_all(custody, &t.db, 2, |_| {})
+        rotation::rewrap_all(custody, &t.db, &*clock, 2, |_| {})
             .await
             .unwrap()
             .total,
@@ -329,13 +332,16 @@ async fn concurrent_rewrap(backend: Backend) {
     for _ in 0..12 {
         sealed.create_patient().await.unwrap();
     }
-    rotation::create_next_kek(sealed.custody()).await.unwrap();
+    let clock = support::test_clock();
+    rotation::create_next_kek(sealed.custody(), &t.db, &*clock)
+        .await
+        .unwrap();
     // Two replicas run the job at once: each DEK is rewrapped exactly once in total.
     let other = Arc::new(support::sealed_data(&t.db, provider, Suite::Aes256GcmSiv).await);
     other.custody().refresh().await.unwrap();
     let (a, b) = tokio::join!(
-        rotation::rewrap_all(sealed.custody(), &t.db, 3, |_| {}),
-        rotation::rewrap_all(other.custody(), &t.db, 3, |_| {})
+        rotation::rewrap_all(sealed.custody(), &t.db, &*clock, 3, |_| {}),
+        rotation::rewrap_all(other.custody(), &t.db, &*clock, 3, |_| {})
     );
     assert_eq!(a.unwrap().done + b.unwrap().done, 12);
     assert_eq!(

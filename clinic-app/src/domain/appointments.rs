@@ -418,6 +418,19 @@ impl Clinic {
         let row = self
             .appointment_for(principal, Capability::ManageAppointments, appointment_id)
             .await?;
+        self.release(row, &actor_label(principal)).await
+    }
+
+    /// Cancels an appointment as `cancelled_by` (a staff id, `patient`, or `patient_request`
+    /// when a deletion request cancels the patient's future visits): releases the slot, drops
+    /// the unsent reminders, offers the slot to the waitlist, ends the care relationship.
+    pub(crate) async fn release(
+        &self,
+        row: AppointmentRow,
+        cancelled_by: &str,
+    ) -> Result<CancelOutcome, ClinicError> {
+        let appointment_id = row.appointment_id.clone();
+        let appointment_id = appointment_id.as_str();
         let status = Status::parse(&row.status)?;
         if !matches!(status, Status::Booked | Status::Arrived) {
             return Err(ClinicError::conflict(
@@ -435,7 +448,7 @@ impl Clinic {
             &mut tx,
             appointment_id,
             status.as_str(),
-            &actor_label(principal),
+            cancelled_by,
             late,
             now,
         )
@@ -452,7 +465,7 @@ impl Clinic {
         let care_ended = self.end_care_or_retry(&row).await?;
         let mut appointment = Appointment::try_from(row)?;
         appointment.status = Status::Cancelled;
-        appointment.cancelled_by = Some(actor_label(principal));
+        appointment.cancelled_by = Some(cancelled_by.to_owned());
         appointment.late_cancel = Some(late);
         Ok(CancelOutcome {
             appointment,

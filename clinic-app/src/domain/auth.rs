@@ -46,6 +46,10 @@ pub enum Capability {
     TakePayments,
     /// Daily 1C export, tax certificates.
     Accounting,
+    /// A patient's rights at the desk: record the consents they sign, file their access and
+    /// deletion requests (152-FZ art. 9, 14, 21). The vault's policy gives this to reception
+    /// alone among staff, and so does this table.
+    PatientRights,
 }
 
 impl Role {
@@ -69,13 +73,14 @@ impl Role {
 
     /// The permission table. A cashier sees the schedule (to bill a visit) but cannot change
     /// it; a doctor conducts visits but books nothing; only the administrator edits the
-    /// directory.
+    /// directory; only reception takes a patient's consents and data requests.
     pub fn can(self, capability: Capability) -> bool {
         use Capability::*;
         match self {
-            Role::Receptionist => {
-                matches!(capability, ViewSchedule | ManageAppointments | TakePayments)
-            }
+            Role::Receptionist => matches!(
+                capability,
+                ViewSchedule | ManageAppointments | TakePayments | PatientRights
+            ),
             Role::Cashier => matches!(capability, ViewSchedule | TakePayments),
             Role::Doctor => matches!(capability, ViewSchedule | ConductVisit),
             Role::Accountant => matches!(capability, Accounting),
@@ -390,6 +395,17 @@ mod tests {
         assert!(!Role::Doctor.can(Capability::ManageAppointments));
         assert!(Role::Administrator.can(Capability::EditDirectory));
         assert!(!Role::Receptionist.can(Capability::EditDirectory));
+    }
+
+    #[test]
+    fn only_reception_takes_consents_and_data_requests() {
+        for role in Role::ALL {
+            assert_eq!(
+                role.can(Capability::PatientRights),
+                role == Role::Receptionist,
+                "{role}"
+            );
+        }
     }
 
     #[test]

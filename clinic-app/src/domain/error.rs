@@ -16,6 +16,10 @@ pub enum ClinicError {
     },
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// Not found, with a stable code and a message that says what to do (an unknown patient
+    /// token, a data request that is not the caller's).
+    #[error("{message}")]
+    Missing { code: &'static str, message: String },
     /// The request is right but the state forbids it now (slot taken, shift closed, ...).
     #[error("{message}")]
     Conflict { code: &'static str, message: String },

@@ -6,9 +6,11 @@ pub mod auth;
 pub mod billing;
 pub mod directory;
 pub mod error;
+pub mod export;
 pub mod patient_app;
 pub mod patients;
 pub mod reminders;
+pub mod rights;
 pub mod schedule;
 
 use std::sync::Arc;

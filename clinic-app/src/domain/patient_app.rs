@@ -1,5 +1,5 @@
-//! The patient app's back end: sign-in by a one-time code sent to the phone on file, the
-//! patient's own appointments, and data requests (access, deletion).
+//! The patient app's back end: sign-in by a one-time code sent to the phone on file, and the
+//! patient's own appointments. Consents and data requests are in [`super::rights`].
 //!
 //! Sign-in never tells a known phone from an unknown one: both get a challenge, the same
 //! answer and the same rate limits; only a known phone (exactly one patient in the vault) gets
@@ -17,16 +17,16 @@ use subtle::ConstantTimeEq;
 use thiserror::Error;
 use tracing::Instrument;
 use utoipa::ToSchema;
-use vault_wire::{PatientToken, PhoneE164, SearchCriterion};
+use vault_wire::{ConsentPurpose, PatientToken, PhoneE164, SearchCriterion};
 use zeroize::Zeroizing;
 
 use super::Clinic;
 use super::appointments::Appointment;
-use super::auth::{Auth, Capability, Principal};
+use super::auth::Auth;
 use super::error::ClinicError;
 use super::reminders::{Channel, Outgoing};
 use super::schedule;
-use crate::store::patients::{self as rows, ChallengeRow, DataRequestRow, Subject};
+use crate::store::patients::{self as rows, ChallengeRow, Subject};
 use crate::store::{self, StoreError, directory};
 
 /// A code is valid for five minutes.
@@ -94,6 +94,12 @@ pub enum LoginError {
     /// Unknown, expired, used up or dead: one answer for all.
     #[error("this sign-in is no longer valid; ask for a new code")]
     ChallengeInvalid,
+    /// The code is right, but the patient has not accepted the app's terms (the consent the
+    /// app rests on, `patient_app`). The challenge stays open for the same code.
+    #[error(
+        "to use the app, accept its terms (your consent to the processing of your data in the patient app): send the same code again with accept_terms: true; it stays valid until it expires"
+    )]
+    TermsNotAccepted,
     #[error(transparent)]
     Clinic(#[from] ClinicError),
 }
@@ -260,12 +266,15 @@ impl Clinic {
     }
 
     /// Checks a code and opens a patient session. A code works once; five wrong codes kill
-    /// the challenge.
+    /// the challenge. The app rests on the patient's `patient_app` consent: without it in force
+    /// the right code answers [`LoginError::TermsNotAccepted`] unless `accept_terms` is set,
+    /// which records the consent (channel `patient_app`) before the session opens.
     pub async fn verify_login(
         &self,
         auth: &Auth,
         challenge_id: &str,
         code: &str,
+        accept_terms: bool,
     ) -> Result<PatientSession, LoginError> {
         let code = code.trim();
         if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
@@ -294,6 +303,11 @@ impl Clinic {
             .map_err(|_| StoreError::Corrupt("login_challenges.patient_token".into()))?;
         match (right, token) {
             (true, Some(token)) => {
+                // Before the challenge is used up: a patient told to accept the terms signs in
+                // with the same code, and a vault that cannot answer now costs no code either.
+                // If the consent is recorded and the challenge was used meanwhile by a parallel
+                // request, the consent still stands: it was given by whoever held the code.
+                self.ensure_app_consent(&token, accept_terms).await?;
                 if !rows::mark_used(&self.db, challenge_id, now, MAX_ATTEMPTS).await? {
                     return Err(LoginError::ChallengeInvalid);
                 }
@@ -314,6 +328,38 @@ impl Clinic {
                 })
             }
         }
+    }
+
+    /// Makes sure the `patient_app` consent is in force, recording it when the patient
+    /// accepts the terms now.
+    async fn ensure_app_consent(
+        &self,
+        token: &PatientToken,
+        accept_terms: bool,
+    ) -> Result<(), LoginError> {
+        let gone = |e: ClinicError| match e {
+            // The token was unlinked since the code went out (a deletion request).
+            ClinicError::VaultRefused { status: 404, .. } => LoginError::ChallengeInvalid,
+            other => LoginError::Clinic(other),
+        };
+        let consents = self.vault.consents(token).await.map_err(gone)?;
+        if consents.in_force.contains(&ConsentPurpose::PatientApp) {
+            return Ok(());
+        }
+        if !accept_terms {
+            return Err(LoginError::TermsNotAccepted);
+        }
+        self.vault
+            .set_consent(
+                token,
+                ConsentPurpose::PatientApp,
+                true,
+                vault_wire::Channel::PatientApp,
+            )
+            .await
+            .map_err(gone)?;
+        tracing::info!("patient accepted the app's terms at sign-in");
+        Ok(())
     }
 
     /// The patient's own appointments with the doctor's, service's and branch's names:
@@ -370,65 +416,7 @@ impl Clinic {
         out.upcoming.reverse();
         Ok(out)
     }
-
-    /// Files a data request: a patient for themselves, reception for any patient. One open
-    /// request per kind; handling it (forwarding to the vault, deadlines) is the
-    /// patient-rights process.
-    pub async fn file_data_request(
-        &self,
-        principal: &Principal,
-        patient: &PatientToken,
-        kind: DataRequestKind,
-    ) -> Result<DataRequest, ClinicError> {
-        let filed_by = match principal {
-            Principal::Patient(own) if own == patient => PATIENT.to_owned(),
-            Principal::Patient(_) => return Err(ClinicError::NotFound("patient")),
-            Principal::Staff(staff) => {
-                staff.require(Capability::ManageAppointments)?;
-                staff.staff_id.clone()
-            }
-        };
-        let row = DataRequestRow {
-            request_id: store::new_id(),
-            patient_token: patient.as_str().to_owned(),
-            kind: kind.as_str().to_owned(),
-            filed_by,
-            filed_at: self.clock.now(),
-            state: FILED.to_owned(),
-        };
-        rows::insert_data_request(&self.db, &row)
-            .await
-            .map_err(|e| match e {
-                StoreError::Conflict => ClinicError::conflict(
-                    "duplicate_request",
-                    format!(
-                        "an {} request of this patient is already open; it is being handled",
-                        kind.as_str()
-                    ),
-                ),
-                other => other.into(),
-            })?;
-        tracing::info!(request_id = %row.request_id, kind = kind.as_str(), "data request filed");
-        DataRequest::try_from(row).map_err(ClinicError::from)
-    }
-
-    /// The patient's own data requests, newest first.
-    pub async fn data_requests_of(
-        &self,
-        patient: &PatientToken,
-    ) -> Result<Vec<DataRequest>, ClinicError> {
-        rows::data_requests_of(&self.db, patient.as_str())
-            .await?
-            .into_iter()
-            .map(|r| DataRequest::try_from(r).map_err(ClinicError::from))
-            .collect()
-    }
 }
-
-/// `filed_by` of a request the patient filed in the app (otherwise a staff id).
-const PATIENT: &str = "patient";
-/// The state of a request that the patient-rights process has not taken up yet.
-const FILED: &str = "filed";
 
 /// An appointment as the patient app lists it.
 #[derive(Debug, Serialize, ToSchema)]
@@ -450,65 +438,6 @@ pub struct MyAppointments {
     pub upcoming: Vec<MyAppointment>,
     /// Started before now, newest first.
     pub past: Vec<MyAppointment>,
-}
-
-/// What the patient asks for under 152-FZ: a copy of their data, or its deletion.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum DataRequestKind {
-    Access,
-    Deletion,
-}
-
-impl DataRequestKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DataRequestKind::Access => "access",
-            DataRequestKind::Deletion => "deletion",
-        }
-    }
-}
-
-/// Who filed a request.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum FiledBy {
-    /// The patient, in the app.
-    Patient,
-    /// Reception, on the patient's behalf.
-    Staff,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct DataRequest {
-    pub request_id: String,
-    pub kind: DataRequestKind,
-    /// `filed` until the patient-rights process takes it up.
-    pub state: String,
-    pub filed_at: i64,
-    pub filed_by: FiledBy,
-}
-
-impl TryFrom<DataRequestRow> for DataRequest {
-    type Error = StoreError;
-    fn try_from(r: DataRequestRow) -> Result<Self, StoreError> {
-        let kind = match r.kind.as_str() {
-            "access" => DataRequestKind::Access,
-            "deletion" => DataRequestKind::Deletion,
-            _ => return Err(StoreError::Corrupt("data_requests.kind".into())),
-        };
-        Ok(DataRequest {
-            request_id: r.request_id,
-            kind,
-            state: r.state,
-            filed_at: r.filed_at,
-            filed_by: if r.filed_by == PATIENT {
-                FiledBy::Patient
-            } else {
-                FiledBy::Staff
-            },
-        })
-    }
 }
 
 #[cfg(test)]

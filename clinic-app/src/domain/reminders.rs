@@ -127,6 +127,8 @@ const LEASE_SECONDS: i64 = 600;
 /// care relationship, which is retried until the vault takes it).
 pub const RETRY_SECONDS: i64 = 300;
 const MAX_ATTEMPTS: i64 = 12;
+/// Why a message was dropped when the patient has no consent to messages (`outbox.last_error`).
+pub const NO_CONSENT: &str = "no_consent";
 
 /// The text of a message. Deliberately without doctor, specialty or service.
 fn compose(kind: &str, when: Option<(String, String, String)>) -> Option<String> {
@@ -206,6 +208,13 @@ impl Clinic {
                 }
                 Err(other) => return Err(other),
             };
+            if contacts.no_consent {
+                // The patient has not consented to messages (or withdrew it): a terminal state,
+                // never retried. A consent given later reaches the messages still waiting, since
+                // contacts are resolved when a message is due.
+                outbox::drop_message(&self.db, &m.message_id, NO_CONSENT, now).await?;
+                continue;
+            }
             let outgoing = match (contacts.phone, contacts.email) {
                 (Some(phone), _) => Outgoing {
                     channel: Channel::Sms,

@@ -49,6 +49,9 @@ impl From<ClinicError> for ApiError {
                 "not_found",
                 format!("{what} not found"),
             ),
+            ClinicError::Missing { code, message } => {
+                Self::new(StatusCode::NOT_FOUND, code, message)
+            }
             ClinicError::Conflict { code, message } => {
                 Self::new(StatusCode::CONFLICT, code, message)
             }

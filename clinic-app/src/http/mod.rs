@@ -10,6 +10,7 @@ pub mod health;
 pub mod openapi;
 pub mod patient_app;
 pub mod patients;
+pub mod rights;
 
 use std::sync::Arc;
 
@@ -74,6 +75,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/patients/search", post(patients::search))
         .merge(billing::routes())
         .merge(patient_app::routes())
+        .merge(rights::routes())
         .route_layer(axum::middleware::from_fn_with_state(
             state.http_metrics.clone(),
             metrics::track,

@@ -41,11 +41,13 @@ impl Modify for BearerAuth {
 )]
 pub struct ApiDoc;
 
-/// The whole document: the paths above and those of the billing and patient app areas.
+/// The whole document: the paths above and those of the billing, patient app and patient
+/// rights areas.
 pub fn document() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
     doc.merge(super::billing::AreaApi::openapi());
     doc.merge(super::patient_app::AreaApi::openapi());
+    doc.merge(super::rights::AreaApi::openapi());
     doc
 }
 

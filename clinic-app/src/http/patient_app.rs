@@ -1,10 +1,11 @@
-//! The patient app's back end: sign-in by a one-time code, the patient's own view and data
-//! requests. Doctors, services, free slots, booking, cancelling and rescheduling are the
-//! shared routes of `directory` and `appointments`, which accept a patient session.
+//! The patient app's back end: sign-in by a one-time code and the patient's own view.
+//! Doctors, services, free slots, booking, cancelling and rescheduling are the shared routes
+//! of `directory` and `appointments`, which accept a patient session; consents and data
+//! requests are in `rights`.
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -14,13 +15,10 @@ use service_kit::http::json::ApiJson;
 use utoipa::{OpenApi, ToSchema};
 use vault_wire::PatientToken;
 
-use super::caller::{PatientCaller, StaffCaller};
+use super::caller::PatientCaller;
 use super::error::ApiError;
 use crate::domain::ClinicError;
-use crate::domain::auth::Principal;
-use crate::domain::patient_app::{
-    DataRequest, DataRequestKind, LoginChallenge, LoginError, MyAppointments,
-};
+use crate::domain::patient_app::{LoginChallenge, LoginError, MyAppointments};
 use crate::startup::AppState;
 
 /// The routes of this area, merged into the main router.
@@ -30,33 +28,18 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/v1/patient/login/verify", post(login_verify))
         .route("/v1/me", get(me))
         .route("/v1/me/appointments", get(my_appointments))
-        .route(
-            "/v1/me/data-requests",
-            post(file_my_data_request).get(my_data_requests),
-        )
-        .route(
-            "/v1/patients/{token}/data-requests",
-            post(file_data_request_for),
-        )
 }
 
 /// The OpenAPI paths of this area, merged into the main document.
 #[derive(OpenApi)]
-#[openapi(paths(
-    login_start,
-    login_verify,
-    me,
-    my_appointments,
-    file_my_data_request,
-    my_data_requests,
-    file_data_request_for
-))]
+#[openapi(paths(login_start, login_verify, me, my_appointments))]
 pub struct AreaApi;
 
 /// The error body of sign-in: the common one plus what the app needs to guide the patient.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct LoginErrorBody {
-    /// `too_many_codes`, `wrong_code`, `challenge_invalid`, or a common code.
+    /// `too_many_codes`, `wrong_code`, `challenge_invalid`, `terms_not_accepted`, or a common
+    /// code.
     pub code: String,
     pub message: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -123,6 +106,9 @@ impl IntoResponse for LoginRefusal {
             LoginError::ChallengeInvalid => {
                 (StatusCode::UNAUTHORIZED, Json(body("challenge_invalid"))).into_response()
             }
+            LoginError::TermsNotAccepted => {
+                (StatusCode::FORBIDDEN, Json(body("terms_not_accepted"))).into_response()
+            }
             LoginError::Clinic(e) => ApiError::from(e).into_response(),
         }
     }
@@ -156,6 +142,11 @@ pub struct LoginVerifyRequest {
     pub challenge_id: String,
     /// The 6 digits from the SMS.
     pub code: String,
+    /// The patient accepts the app's terms: records their consent to the patient app
+    /// (`patient_app`), which the app rests on. Needed once, when the answer was
+    /// `terms_not_accepted` (or after the consent was withdrawn).
+    #[serde(default)]
+    pub accept_terms: bool,
 }
 
 #[derive(Serialize, Deserialize, ToSchema)]
@@ -166,19 +157,22 @@ pub struct PatientLoginResponse {
 }
 
 /// Checks the code and opens a patient app session. A code works once; five wrong codes end
-/// the challenge.
+/// the challenge. A patient who has not consented to the app is asked to accept its terms
+/// (403 `terms_not_accepted`; the same code with `accept_terms: true` then signs in).
 #[utoipa::path(post, path = "/v1/patient/login/verify", operation_id = "patientLoginVerify", tag = "patient-app",
     request_body = LoginVerifyRequest,
     responses((status = 200, body = PatientLoginResponse),
         (status = 401, body = LoginErrorBody, description = "wrong_code (with attempts_left) or challenge_invalid"),
-        (status = 422, body = vault_wire::ApiError)))]
+        (status = 403, body = LoginErrorBody, description = "terms_not_accepted: send the same code with accept_terms: true"),
+        (status = 422, body = vault_wire::ApiError),
+        (status = 503, body = vault_wire::ApiError, description = "vault_unavailable: the consent cannot be checked; the code stays valid")))]
 pub async fn login_verify(
     State(state): State<Arc<AppState>>,
     ApiJson(req): ApiJson<LoginVerifyRequest>,
 ) -> Result<Json<PatientLoginResponse>, LoginRefusal> {
     let signed_in = state
         .clinic
-        .verify_login(&state.auth, &req.challenge_id, &req.code)
+        .verify_login(&state.auth, &req.challenge_id, &req.code, req.accept_terms)
         .await?;
     Ok(Json(PatientLoginResponse {
         session: signed_in.session.as_str().to_owned(),
@@ -212,63 +206,4 @@ pub async fn my_appointments(
     PatientCaller(token): PatientCaller,
 ) -> Result<Json<MyAppointments>, ApiError> {
     Ok(Json(state.clinic.my_appointments(&token).await?))
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct DataRequestBody {
-    /// `access` (a copy of the data held) or `deletion`.
-    pub kind: DataRequestKind,
-}
-
-/// Files the patient's request for access to or deletion of their data.
-#[utoipa::path(post, path = "/v1/me/data-requests", operation_id = "fileMyDataRequest", tag = "patient-app",
-    request_body = DataRequestBody,
-    responses((status = 201, body = DataRequest), (status = 409, body = vault_wire::ApiError, description = "duplicate_request"),
-        (status = 401, body = vault_wire::ApiError)),
-    security(("bearer" = [])))]
-pub async fn file_my_data_request(
-    State(state): State<Arc<AppState>>,
-    PatientCaller(token): PatientCaller,
-    ApiJson(b): ApiJson<DataRequestBody>,
-) -> Result<(StatusCode, Json<DataRequest>), ApiError> {
-    let request = state
-        .clinic
-        .file_data_request(&Principal::Patient(token.clone()), &token, b.kind)
-        .await?;
-    Ok((StatusCode::CREATED, Json(request)))
-}
-
-/// The patient's own data requests, newest first.
-#[utoipa::path(get, path = "/v1/me/data-requests", operation_id = "listMyDataRequests", tag = "patient-app",
-    responses((status = 200, body = [DataRequest]), (status = 401, body = vault_wire::ApiError)),
-    security(("bearer" = [])))]
-pub async fn my_data_requests(
-    State(state): State<Arc<AppState>>,
-    PatientCaller(token): PatientCaller,
-) -> Result<Json<Vec<DataRequest>>, ApiError> {
-    Ok(Json(state.clinic.data_requests_of(&token).await?))
-}
-
-/// Reception files a data request on a patient's behalf (at the desk or by letter).
-#[utoipa::path(post, path = "/v1/patients/{token}/data-requests", operation_id = "fileDataRequest", tag = "patients",
-    params(("token" = String, Path, description = "The patient's clinic-app token")),
-    request_body = DataRequestBody,
-    responses((status = 201, body = DataRequest), (status = 403, body = vault_wire::ApiError),
-        (status = 409, body = vault_wire::ApiError), (status = 422, body = vault_wire::ApiError)),
-    security(("bearer" = [])))]
-pub async fn file_data_request_for(
-    State(state): State<Arc<AppState>>,
-    StaffCaller(who): StaffCaller,
-    Path(token): Path<String>,
-    ApiJson(b): ApiJson<DataRequestBody>,
-) -> Result<(StatusCode, Json<DataRequest>), ApiError> {
-    let token: PatientToken = token.parse().map_err(|e: vault_wire::ParseError| {
-        ClinicError::invalid("invalid_token", "token", format!("token: {}", e.rule()))
-    })?;
-    let request = state
-        .clinic
-        .file_data_request(&Principal::Staff(who), &token, b.kind)
-        .await?;
-    Ok((StatusCode::CREATED, Json(request)))
 }

@@ -1,18 +1,20 @@
-//! Reception finds or registers a patient; the vault answers with tokens.
+//! Reception finds or registers a patient; the vault answers with tokens. Registration takes
+//! the consents the patient signed, recorded in the vault right after.
 
 use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use serde::Deserialize;
 use service_kit::http::json::ApiJson;
-use vault_wire::{
-    RegisterPatientRequest, RegisterPatientResponse, SearchPatientsRequest, SearchPatientsResponse,
-};
+use utoipa::ToSchema;
+use vault_wire::{ConsentPurpose, PatientIdentity, SearchPatientsRequest, SearchPatientsResponse};
 
 use super::caller::StaffCaller;
 use super::error::ApiError;
 use crate::domain::ClinicError;
+use crate::domain::patients::Registered;
 use crate::startup::AppState;
 
 /// Finds patients by phone, SNILS, passport, or surname + name + birth date: tokens only.
@@ -32,17 +34,33 @@ pub async fn search(
     Ok(Json(SearchPatientsResponse { tokens }))
 }
 
-/// Registers a patient in the vault and answers with their clinic-app token.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterPatientBody {
+    pub identity: PatientIdentity,
+    /// The consents the patient signed on paper at registration: `sms_reminders`,
+    /// `marketing`, `patient_app`, `analytics`. Required, and may be empty: without
+    /// `sms_reminders` no reminder goes out, without `patient_app` the app asks the patient
+    /// to accept its terms at sign-in.
+    #[schema(value_type = Vec<String>)]
+    pub consents: Vec<ConsentPurpose>,
+}
+
+/// Registers a patient in the vault, records the consents they signed, and answers with their
+/// clinic-app token and the consents in force. Recording consents needs the receptionist role.
 #[utoipa::path(post, path = "/v1/patients", operation_id = "registerPatient", tag = "patients",
-    request_body = RegisterPatientRequest,
-    responses((status = 201, body = RegisterPatientResponse), (status = 422, body = vault_wire::ApiError),
-        (status = 503, body = vault_wire::ApiError)),
+    request_body = RegisterPatientBody,
+    responses((status = 201, body = Registered), (status = 403, body = vault_wire::ApiError),
+        (status = 422, body = vault_wire::ApiError), (status = 503, body = vault_wire::ApiError)),
     security(("bearer" = [])))]
 pub async fn register(
     State(state): State<Arc<AppState>>,
     StaffCaller(who): StaffCaller,
-    ApiJson(req): ApiJson<RegisterPatientRequest>,
-) -> Result<(StatusCode, Json<RegisterPatientResponse>), ApiError> {
-    let token = state.clinic.register_patient(&who, req.identity).await?;
-    Ok((StatusCode::CREATED, Json(RegisterPatientResponse { token })))
+    ApiJson(req): ApiJson<RegisterPatientBody>,
+) -> Result<(StatusCode, Json<Registered>), ApiError> {
+    let registered = state
+        .clinic
+        .register_patient(&who, req.identity, &req.consents)
+        .await?;
+    Ok((StatusCode::CREATED, Json(registered)))
 }

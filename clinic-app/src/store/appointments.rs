@@ -215,6 +215,26 @@ pub async fn of_patient(
     .await
 }
 
+/// A patient's appointments that still hold their slot and start after `after`, soonest first
+/// (read under the transaction's locks: what a deletion must not leave behind).
+pub async fn live_after(
+    tx: &mut Transaction,
+    patient_token: &str,
+    after: i64,
+) -> Result<Vec<AppointmentRow>, StoreError> {
+    tx.fetch_all(
+        &Query::select()
+            .columns(COLUMNS)
+            .from(Appointments::Table)
+            .and_where(Expr::col(Appointments::PatientToken).eq(patient_token))
+            .and_where(Expr::col(Appointments::HoldsSlot).eq(true))
+            .and_where(Expr::col(Appointments::StartsAt).gt(after))
+            .order_by(Appointments::StartsAt, Order::Asc)
+            .to_owned(),
+    )
+    .await
+}
+
 /// Moves an appointment to a new status, from the status it was read in (so two concurrent
 /// changes cannot both apply). Returns whether it applied.
 pub async fn set_status(
@@ -391,4 +411,18 @@ pub async fn notify_first_waiting(
         .await?;
     }
     Ok(first)
+}
+
+/// Takes a patient off every waitlist (their account is deleted).
+pub async fn delete_waitlist_of(
+    tx: &mut Transaction,
+    patient_token: &str,
+) -> Result<u64, StoreError> {
+    tx.execute(
+        &Query::delete()
+            .from_table(Waitlist::Table)
+            .and_where(Expr::col(Waitlist::PatientToken).eq(patient_token))
+            .to_owned(),
+    )
+    .await
 }

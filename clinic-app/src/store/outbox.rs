@@ -180,3 +180,46 @@ pub async fn drop_for_appointment(
     )
     .await
 }
+
+/// Unsent, undropped messages of one kind for a patient, oldest first (a deletion settles the
+/// queued ends of care relationships before the vault unlinks the token).
+pub async fn pending_of_patient(
+    db: &Database,
+    patient_token: &str,
+    kind: &str,
+) -> Result<Vec<MessageRow>, StoreError> {
+    db.fetch_all(
+        &Query::select()
+            .columns([
+                Outbox::MessageId,
+                Outbox::Kind,
+                Outbox::PatientToken,
+                Outbox::AppointmentId,
+                Outbox::DueAt,
+                Outbox::Attempts,
+            ])
+            .from(Outbox::Table)
+            .and_where(Expr::col(Outbox::PatientToken).eq(patient_token))
+            .and_where(Expr::col(Outbox::Kind).eq(kind))
+            .and_where(Expr::col(Outbox::SentAt).is_null())
+            .and_where(Expr::col(Outbox::DroppedAt).is_null())
+            .order_by(Outbox::CreatedAt, Order::Asc)
+            .to_owned(),
+    )
+    .await
+}
+
+/// Deletes every message of a patient, sent or not: the messages rested on their consent,
+/// which a deletion withdraws, and the vault no longer resolves the token to send one.
+pub async fn delete_of_patient(
+    tx: &mut Transaction,
+    patient_token: &str,
+) -> Result<u64, StoreError> {
+    tx.execute(
+        &Query::delete()
+            .from_table(Outbox::Table)
+            .and_where(Expr::col(Outbox::PatientToken).eq(patient_token))
+            .to_owned(),
+    )
+    .await
+}

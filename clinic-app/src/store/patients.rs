@@ -1,8 +1,10 @@
-//! The patient app's own rows: sign-in challenges and data requests.
+//! The patient app's own rows: sign-in challenges and data requests, and the statements that
+//! drop a patient's account when their deletion request is carried out.
 //!
 //! A challenge holds a keyed digest of the phone (for the rate limit), a keyed hash of the
 //! code, the token it signs in to (none when the phone is unknown) and its counters; never the
-//! phone or the code. A data request holds a token, a kind and who filed it.
+//! phone or the code. A data request holds a token, a kind, who filed it and the vault's id of
+//! the request (the vault keeps its deadlines and its answer).
 
 use sea_query::{Expr, ExprTrait, Iden, Order, Query};
 
@@ -30,6 +32,8 @@ enum DataRequests {
     FiledBy,
     FiledAt,
     State,
+    VaultRequestId,
+    Channel,
 }
 
 /// One sign-in challenge as stored.
@@ -210,7 +214,10 @@ pub async fn mark_used(
     Ok(n == 1)
 }
 
-/// One data request as stored; `filed_by` is `patient` or a staff id.
+/// One data request as stored; `filed_by` is `patient` or a staff id. `vault_request_id` is
+/// the vault's id of the forwarded request (none for rows filed before requests were
+/// forwarded); `state` is the vault's state when it was filed (`filed` for those old rows,
+/// `superseded` once the same kind was filed again and forwarded).
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct DataRequestRow {
     pub request_id: String,
@@ -219,22 +226,31 @@ pub struct DataRequestRow {
     pub filed_by: String,
     pub filed_at: i64,
     pub state: String,
+    pub vault_request_id: Option<String>,
+    pub channel: String,
 }
 
-/// Files a request. A second open request of the same kind for the token hits the unique
-/// index and comes back as [`StoreError::Conflict`].
-pub async fn insert_data_request(db: &Database, r: &DataRequestRow) -> Result<(), StoreError> {
-    db.execute(
+const DATA_REQUEST_COLUMNS: [DataRequests; 8] = [
+    DataRequests::RequestId,
+    DataRequests::PatientToken,
+    DataRequests::Kind,
+    DataRequests::FiledBy,
+    DataRequests::FiledAt,
+    DataRequests::State,
+    DataRequests::VaultRequestId,
+    DataRequests::Channel,
+];
+
+/// Records a request the vault accepted. A second deletion of one token hits a unique index
+/// and comes back as [`StoreError::Conflict`].
+pub async fn insert_data_request(
+    tx: &mut Transaction,
+    r: &DataRequestRow,
+) -> Result<(), StoreError> {
+    tx.execute(
         &Query::insert()
             .into_table(DataRequests::Table)
-            .columns([
-                DataRequests::RequestId,
-                DataRequests::PatientToken,
-                DataRequests::Kind,
-                DataRequests::FiledBy,
-                DataRequests::FiledAt,
-                DataRequests::State,
-            ])
+            .columns(DATA_REQUEST_COLUMNS)
             .values_panic([
                 r.request_id.clone().into(),
                 r.patient_token.clone().into(),
@@ -242,11 +258,33 @@ pub async fn insert_data_request(db: &Database, r: &DataRequestRow) -> Result<()
                 r.filed_by.clone().into(),
                 r.filed_at.into(),
                 r.state.clone().into(),
+                r.vault_request_id.clone().into(),
+                r.channel.clone().into(),
             ])
             .to_owned(),
     )
     .await?;
     Ok(())
+}
+
+/// Marks requests of a kind that were filed before forwarding existed (never reached the
+/// vault) as superseded by the one just forwarded, so the app does not list them as waiting.
+pub async fn supersede_unforwarded(
+    tx: &mut Transaction,
+    patient_token: &str,
+    kind: &str,
+) -> Result<u64, StoreError> {
+    tx.execute(
+        &Query::update()
+            .table(DataRequests::Table)
+            .value(DataRequests::State, "superseded")
+            .and_where(Expr::col(DataRequests::PatientToken).eq(patient_token))
+            .and_where(Expr::col(DataRequests::Kind).eq(kind))
+            .and_where(Expr::col(DataRequests::VaultRequestId).is_null())
+            .and_where(Expr::col(DataRequests::State).eq("filed"))
+            .to_owned(),
+    )
+    .await
 }
 
 /// A token's data requests, newest first.
@@ -256,14 +294,7 @@ pub async fn data_requests_of(
 ) -> Result<Vec<DataRequestRow>, StoreError> {
     db.fetch_all(
         &Query::select()
-            .columns([
-                DataRequests::RequestId,
-                DataRequests::PatientToken,
-                DataRequests::Kind,
-                DataRequests::FiledBy,
-                DataRequests::FiledAt,
-                DataRequests::State,
-            ])
+            .columns(DATA_REQUEST_COLUMNS)
             .from(DataRequests::Table)
             .and_where(Expr::col(DataRequests::PatientToken).eq(patient_token))
             .order_by(DataRequests::FiledAt, Order::Desc)
@@ -271,4 +302,59 @@ pub async fn data_requests_of(
             .to_owned(),
     )
     .await
+}
+
+/// The deletion carried out for this token, if any.
+pub async fn deletion_of(
+    db: &Database,
+    patient_token: &str,
+) -> Result<Option<DataRequestRow>, StoreError> {
+    db.fetch_optional(
+        &Query::select()
+            .columns(DATA_REQUEST_COLUMNS)
+            .from(DataRequests::Table)
+            .and_where(Expr::col(DataRequests::PatientToken).eq(patient_token))
+            .and_where(Expr::col(DataRequests::Kind).eq("deletion"))
+            .and_where(Expr::col(DataRequests::State).eq("completed"))
+            .to_owned(),
+    )
+    .await
+}
+
+/// Deletes the sign-in challenges of a token and every challenge of the phones it signed in
+/// with (matched by their keyed digests): the digests are derived from the phone, which the
+/// patient asked to have deleted. Returns the rows deleted.
+pub async fn delete_challenges_of(
+    tx: &mut Transaction,
+    patient_token: &str,
+) -> Result<u64, StoreError> {
+    #[derive(sqlx::FromRow)]
+    struct Digest {
+        phone_digest: Vec<u8>,
+    }
+    let digests: Vec<Digest> = tx
+        .fetch_all(
+            &Query::select()
+                .distinct()
+                .column(LoginChallenges::PhoneDigest)
+                .from(LoginChallenges::Table)
+                .and_where(Expr::col(LoginChallenges::PatientToken).eq(patient_token))
+                .to_owned(),
+        )
+        .await?;
+    let mut q = Query::delete();
+    q.from_table(LoginChallenges::Table)
+        .and_where(Expr::col(LoginChallenges::PatientToken).eq(patient_token));
+    let mut deleted = tx.execute(&q).await?;
+    for d in digests {
+        deleted += tx
+            .execute(
+                &Query::delete()
+                    .from_table(LoginChallenges::Table)
+                    .and_where(Expr::col(LoginChallenges::PhoneDigest).eq(d.phone_digest))
+                    .to_owned(),
+            )
+            .await?;
+    }
+    Ok(deleted)
 }

@@ -2,7 +2,7 @@
 
 use sea_query::{Expr, ExprTrait, Iden, Query};
 
-use super::{Database, StoreError};
+use super::{Database, StoreError, Transaction};
 
 // The column is `staff_id`, so the variant is `StaffId` whatever clippy thinks of the name.
 #[allow(clippy::enum_variant_names)]
@@ -238,4 +238,37 @@ pub async fn revoke_patient_sessions(
             .to_owned(),
     )
     .await
+}
+
+/// Deletes every session of a patient token: their account is gone (a deletion request was
+/// carried out), so not even a revoked row of it stays.
+pub async fn delete_patient_sessions(
+    tx: &mut Transaction,
+    patient_token: &str,
+) -> Result<u64, StoreError> {
+    tx.execute(
+        &Query::delete()
+            .from_table(Sessions::Table)
+            .and_where(Expr::col(Sessions::PatientToken).eq(patient_token))
+            .to_owned(),
+    )
+    .await
+}
+
+/// Whether a patient token has any session row (live or not): clinic-app knew the patient.
+pub async fn has_patient_sessions(db: &Database, patient_token: &str) -> Result<bool, StoreError> {
+    #[derive(sqlx::FromRow)]
+    struct One {
+        n: i64,
+    }
+    let row: Option<One> = db
+        .fetch_optional(
+            &Query::select()
+                .expr_as(Expr::col(Sessions::SessionHash).count(), "n")
+                .from(Sessions::Table)
+                .and_where(Expr::col(Sessions::PatientToken).eq(patient_token))
+                .to_owned(),
+        )
+        .await?;
+    Ok(row.is_some_and(|r| r.n > 0))
 }

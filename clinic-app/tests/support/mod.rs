@@ -186,6 +186,9 @@ impl VaultLink {
                     let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await else {
                         return;
                     };
+                    // A relay must not add Nagle's delay to either side.
+                    let _ = inbound.set_nodelay(true);
+                    let _ = outbound.set_nodelay(true);
                     tokio::select! {
                         _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
                         _ = watch.wait_for(|up| !*up) => {}
@@ -371,8 +374,28 @@ impl TestApp {
         session.to_string()
     }
 
-    /// Registers a patient at reception; returns the clinic-app token.
+    /// Registers a patient at reception who signed the reminder and patient-app consents (as
+    /// most do); returns the clinic-app token.
     pub async fn register(&self, surname: &str, name: &str, phone: &str, snils: &str) -> String {
+        self.register_with(
+            surname,
+            name,
+            phone,
+            snils,
+            &["sms_reminders", "patient_app"],
+        )
+        .await
+    }
+
+    /// Registers a patient who signed exactly `consents` at reception.
+    pub async fn register_with(
+        &self,
+        surname: &str,
+        name: &str,
+        phone: &str,
+        snils: &str,
+        consents: &[&str],
+    ) -> String {
         let (status, body) = self
             .post(
                 &self.reception,
@@ -381,11 +404,94 @@ impl TestApp {
                     "surname": surname, "name": name, "patronymic": "Тестовна",
                     "birth_date": "1980-05-17", "sex": "female",
                     "phones": [phone], "snils": snils, "inn": "500100732259"
-                }}),
+                }, "consents": consents}),
             )
             .await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
+        let mut expected: Vec<&str> = consents.to_vec();
+        expected.sort_unstable();
+        expected.dedup();
+        assert_eq!(body["consents"]["in_force"], json!(expected), "{body}");
         body["token"].as_str().unwrap().to_owned()
+    }
+
+    /// Creates a security officer in the vault (with their second factor), signs them in and
+    /// returns the vault session.
+    pub async fn security_officer(&self) -> String {
+        let username = format!(
+            "officer.{}",
+            &uuid::Uuid::new_v4().simple().to_string()[..8]
+        );
+        let username = username.as_str();
+        let auth = &self.vault.state.auth;
+        let uri = match auth
+            .add_staff(username, PASSWORD, policy::Role::SecurityOfficer, "msk-1")
+            .await
+        {
+            Ok((_, uri)) => uri,
+            Err(e) => panic!("security officer account: {e}"),
+        };
+        let totp = uri.as_deref().map(|uri| {
+            let seed = uri
+                .split("secret=")
+                .nth(1)
+                .unwrap()
+                .split('&')
+                .next()
+                .unwrap();
+            let now = u64::try_from(self.now()).unwrap();
+            vault::domain::auth::Auth::totp_code(seed, now).unwrap()
+        });
+        let (status, body) = self
+            .vault_call(
+                reqwest::Method::POST,
+                None,
+                "/v1/login",
+                Some(json!({"username": username, "password": PASSWORD, "totp": totp})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "officer login: {body}");
+        body["session"].as_str().unwrap().to_owned()
+    }
+
+    /// A call to the vault's own API (as vault staff, or with no credential).
+    pub async fn vault_call(
+        &self,
+        method: reqwest::Method,
+        session: Option<&str>,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut r = self
+            .http
+            .request(method, format!("{}{path}", self.vault.base));
+        if let Some(s) = session {
+            r = r.bearer_auth(s);
+        }
+        if let Some(body) = body {
+            r = r.json(&body);
+        }
+        let resp = r.send().await.unwrap();
+        let status = resp.status();
+        let text = resp.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    /// The security officer answers an access request in the vault.
+    pub async fn answer_in_vault(&self, request_id: &str) {
+        let officer = self.security_officer().await;
+        let (status, body) = self
+            .vault_call(
+                reqwest::Method::POST,
+                Some(&officer),
+                &format!("/v1/data-requests/{request_id}/answer"),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "answer: {body}");
     }
 
     /// Books the test doctor at a Moscow time on the test Monday plus `days`.

@@ -313,6 +313,19 @@ impl AlertScanner {
         Ok(raised)
     }
 
+    /// Raises (and sends) one alert per data request past its legal deadline.
+    pub async fn scan_overdue_requests(&self) -> Result<Vec<AlertRow>, StoreError> {
+        let raised = crate::domain::rights::retention::raise_overdue_alerts(
+            &self.db,
+            self.clock.unix_seconds(),
+        )
+        .await?;
+        for a in &raised {
+            self.notifier.notify(a).await;
+        }
+        Ok(raised)
+    }
+
     /// Scans every `every` until the process stops.
     pub async fn run(self: Arc<Self>, every: Duration) {
         let mut tick = tokio::time::interval(every);
@@ -321,6 +334,9 @@ impl AlertScanner {
             tick.tick().await;
             if let Err(e) = self.scan_once().await {
                 tracing::error!(error = %e, "alert scan failed; it resumes from the same event next time");
+            }
+            if let Err(e) = self.scan_overdue_requests().await {
+                tracing::error!(error = %e, "overdue data-request check failed; it runs again next time");
             }
         }
     }

@@ -82,7 +82,8 @@ impl Care {
         let request = principal
             .access_request()
             .action(action)
-            .patient(token, principal.token_domain());
+            .patient(token, principal.token_domain())
+            .retention_only(self.patients.retention_only(principal, token).await?);
         let decision = self.policy.decide(&request);
         let trail = AuditTrail {
             principal,

@@ -34,7 +34,6 @@ mod audit_log;
 mod incidents;
 mod reviews;
 
-const DAY: i64 = 86_400;
 const JUSTIFICATION_FIELD: &str = "justification";
 const COMMENT_FIELD: &str = "review_comment";
 
@@ -96,39 +95,7 @@ impl Milestone {
     }
 }
 
-/// Day of the week of a Unix time, UTC: 0 is Monday. 1970-01-01 was a Thursday.
-fn weekday(unix: i64) -> i64 {
-    (unix.div_euclid(DAY) + 3).rem_euclid(7)
-}
-
-/// `start` moved forward by `n` working days (Monday to Friday, UTC), keeping the time of day:
-/// a grant started on Friday at 08:00 is due on Wednesday at 08:00. Public holidays are not
-/// modelled.
-pub fn add_working_days(start: i64, n: u32) -> i64 {
-    let mut t = start;
-    let mut left = n;
-    while left > 0 {
-        t += DAY;
-        if weekday(t) < 5 {
-            left -= 1;
-        }
-    }
-    t
-}
-
-/// `YYYY-MM-DD` of a day number since 1970-01-01 (H. Hinnant's `civil_from_days`).
-pub fn utc_date(days: i64) -> String {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
-}
+pub use super::calendar::{add_working_days, utc_date};
 
 fn queue_state(reviews: &[&ReviewRow]) -> ReviewState {
     let mut state = ReviewState::Pending;
@@ -258,33 +225,5 @@ impl Oversight {
             Ok(()) => err,
             Err(e) => e.into(),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn working_days_skip_weekends() {
-        // 2027-01-15 08:00 UTC is a Friday.
-        let friday = 1_800_000_000;
-        assert_eq!(weekday(friday), 4);
-        let wednesday = add_working_days(friday, 3);
-        assert_eq!(wednesday - friday, 5 * DAY, "Mon, Tue, Wed");
-        assert_eq!(weekday(wednesday), 2);
-        // Monday -> Thursday; Saturday and Sunday -> Wednesday.
-        let monday = friday + 3 * DAY;
-        assert_eq!(add_working_days(monday, 3) - monday, 3 * DAY);
-        assert_eq!(add_working_days(friday + DAY, 3) - friday, 5 * DAY);
-        assert_eq!(add_working_days(friday + 2 * DAY, 3) - friday, 5 * DAY);
-    }
-
-    #[test]
-    fn utc_dates() {
-        assert_eq!(utc_date(0), "1970-01-01");
-        assert_eq!(utc_date(1_800_000_000 / DAY), "2027-01-15");
-        assert_eq!(utc_date(11_016), "2000-02-29");
-        assert_eq!(utc_date(-1), "1969-12-31");
     }
 }

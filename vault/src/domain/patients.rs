@@ -5,10 +5,10 @@
 //! (in the same transaction as a write, or on their own before a read is decrypted), and a
 //! failed commit fails the request.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
-use policy::{Action, FieldClass, Obligation, PolicyEngine, Purpose};
+use policy::{Action, ConsentPurpose, FieldClass, Obligation, PolicyEngine, Purpose};
 use thiserror::Error;
 
 use crate::audit::AuditWriter;
@@ -313,6 +313,31 @@ impl Patients {
         Ok(found)
     }
 
+    /// Whether the patient behind `token` asked for deletion, so only what the law keeps is
+    /// left. False for an unknown token: the caller's own lookup reports that.
+    pub async fn retention_only(
+        &self,
+        principal: &Principal,
+        token: &str,
+    ) -> Result<bool, PatientError> {
+        match self.patient_of(principal, token).await {
+            Ok(p) => Ok(!store::rights::restricted_among(self.sealed.db(), &[p])
+                .await?
+                .is_empty()),
+            Err(PatientError::UnknownToken) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Forgets every cached token mapping: after tokens were unlinked (a deletion request), a
+    /// cached mapping must not outlive them in this process.
+    pub fn forget_tokens(&self) {
+        self.token_cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+    }
+
     async fn lookup_token(
         &self,
         principal: &Principal,
@@ -342,7 +367,8 @@ impl Patients {
         let request = principal
             .access_request()
             .action(Action::UpdatePatient)
-            .patient(token, principal.token_domain());
+            .patient(token, principal.token_domain())
+            .retention_only(self.retention_only(principal, token).await?);
         let decision = self.policy.decide(&request);
         if !decision.allowed {
             return Err(self
@@ -547,11 +573,26 @@ impl Patients {
             c.dedup();
             c
         };
+        // A purpose that rests on consent (reminders, the patient app, marketing) needs the
+        // patient's consent in force: one query for the whole batch.
+        let consenting: HashSet<PatientId> = match purpose.required_consent() {
+            None => HashSet::new(),
+            Some(needed) => {
+                let ids: Vec<PatientId> = found.values().copied().collect();
+                store::rights::consents_in_force(db, &ids)
+                    .await?
+                    .into_iter()
+                    .filter(|(_, held)| held.contains(needed.as_str()))
+                    .map(|(p, _)| p)
+                    .collect()
+            }
+        };
         let trail = self.trail(principal, meta);
         let mut rows = Vec::with_capacity(tokens.len());
         // Per token: the decision for each class it asked for.
         let mut decisions: HashMap<&str, HashMap<FieldClass, policy::Decision>> = HashMap::new();
-        let mut decided: HashMap<(FieldClass, bool, bool), policy::Decision> = HashMap::new();
+        let mut decided: HashMap<(FieldClass, bool, bool, bool, bool), policy::Decision> =
+            HashMap::new();
         for token in tokens {
             let Some(patient) = found.get(token) else {
                 rows.push(trail.event(
@@ -565,14 +606,26 @@ impl Patients {
                 continue;
             };
             let facts = self.facts(principal, *patient).await?;
+            let consents: Vec<ConsentPurpose> = purpose
+                .required_consent()
+                .filter(|_| consenting.contains(patient))
+                .into_iter()
+                .collect();
             let mut per_class = HashMap::new();
             let mut reasons = Vec::new();
             let mut any = false;
             for class in &classes {
                 // The decision depends on the class and the facts, not on which token: a batch
                 // of a service's tokens costs one decision per class.
+                let key = (
+                    *class,
+                    facts.care,
+                    facts.break_glass,
+                    facts.retention_only,
+                    !consents.is_empty(),
+                );
                 let d = decided
-                    .entry((*class, facts.care, facts.break_glass))
+                    .entry(key)
                     .or_insert_with(|| {
                         let request = principal
                             .access_request()
@@ -581,7 +634,9 @@ impl Patients {
                             .purpose(purpose)
                             .field_class(*class)
                             .care_relationship(facts.care)
-                            .break_glass(facts.break_glass);
+                            .break_glass(facts.break_glass)
+                            .retention_only(facts.retention_only)
+                            .consents(consents.iter().copied());
                         self.policy.decide(&request)
                     })
                     .clone();
@@ -737,7 +792,7 @@ impl Patients {
     }
 
     /// Opens some stored fields of one patient, for the vault's own use (index upkeep).
-    async fn open_fields(
+    pub(crate) async fn open_fields(
         &self,
         keys: &PatientKeys,
         patient: PatientId,
@@ -772,11 +827,12 @@ impl Patients {
         };
         let db = self.sealed.db();
         let now = self.clock.unix_seconds();
-        let (care, grant) = store::care::staff_facts(db, &staff.staff_id, patient, now).await?;
+        let f = store::care::staff_facts(db, &staff.staff_id, patient, now).await?;
         Ok(Facts {
-            care,
-            break_glass: grant.is_some(),
-            grant,
+            care: f.care,
+            break_glass: f.grant.is_some(),
+            grant: f.grant,
+            retention_only: f.restricted,
         })
     }
 }
@@ -787,6 +843,9 @@ pub struct Facts {
     pub break_glass: bool,
     /// The live grant, when there is one.
     pub grant: Option<store::care::LiveGrant>,
+    /// The patient asked for deletion; what is left is kept by law (staff only: a service's
+    /// tokens of such a patient are unlinked).
+    pub retention_only: bool,
 }
 
 impl Facts {

@@ -88,7 +88,8 @@ impl Records {
             .patient(token, principal.token_domain())
             .purpose(Purpose::Treatment)
             .care_relationship(facts.care)
-            .break_glass(facts.break_glass);
+            .break_glass(facts.break_glass)
+            .retention_only(facts.retention_only);
         let decision = self.policy.decide(&request);
         let trail = AuditTrail {
             principal,

@@ -11,6 +11,7 @@ pub mod openapi;
 pub mod oversight;
 pub mod patients;
 pub mod records;
+pub mod rights;
 
 use std::sync::Arc;
 
@@ -99,6 +100,32 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/v1/break-glass/{grant_id}/end",
             post(care::end_break_glass),
         )
+        .route("/v1/data-requests", post(rights::file).get(rights::list))
+        .route("/v1/data-requests/{request_id}", get(rights::get))
+        .route(
+            "/v1/data-requests/{request_id}/extend",
+            post(rights::extend),
+        )
+        .route(
+            "/v1/data-requests/{request_id}/answer",
+            post(rights::answer),
+        )
+        .route("/v1/data-requests/{request_id}/export", get(rights::export))
+        .route(
+            "/v1/data-requests/{request_id}/legal-holds",
+            post(rights::place_hold),
+        )
+        .route(
+            "/v1/legal-holds/{hold_id}/release",
+            post(rights::release_hold),
+        )
+        .route("/v1/patients/{token}/consents", get(rights::list_consents))
+        .route(
+            "/v1/patients/{token}/consents/{purpose}",
+            put(rights::set_consent),
+        )
+        .route("/v1/destruction-acts", get(rights::list_acts))
+        .route("/v1/destruction-acts/{act_id}", get(rights::get_act))
         .route_layer(axum::middleware::from_fn_with_state(
             state.metrics.http.clone(),
             metrics::track,

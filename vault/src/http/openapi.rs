@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{alerts, attachments, auth, care, oversight, patients, records};
+use super::{alerts, attachments, auth, care, oversight, patients, records, rights};
 
 struct BearerAuth;
 
@@ -32,6 +32,9 @@ impl Modify for BearerAuth {
         oversight::list_reviews, oversight::review, oversight::list_incidents,
         oversight::incident_notified, oversight::incident_results,
         alerts::list, alerts::export,
+        rights::file, rights::list, rights::get, rights::extend, rights::answer, rights::export,
+        rights::place_hold, rights::release_hold, rights::set_consent, rights::list_consents,
+        rights::list_acts, rights::get_act,
     ),
     modifiers(&BearerAuth)
 )]

@@ -12,6 +12,8 @@
 //! * [`cache`]: unwrapped patient keys, bounded and TTL'd, zeroized on eviction.
 //! * [`custody`]: the async face the rest of the vault uses; token calls run off the runtime.
 //! * [`rotation`]: new KEK versions and the resumable rewrap of wrapped DEKs.
+//! * [`retirement`]: destroying old KEK versions once backup retention has passed since their
+//!   rewrap, so that a shred becomes final in backups too.
 
 pub mod cache;
 pub mod custody;
@@ -19,6 +21,7 @@ pub mod dek;
 pub mod pkcs11;
 pub mod profile;
 pub mod provider;
+pub mod retirement;
 pub mod rotation;
 pub mod soft;
 pub mod system;

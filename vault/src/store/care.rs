@@ -16,6 +16,13 @@ enum CareRelationships {
 }
 
 #[derive(Iden)]
+enum Patients {
+    Table,
+    PatientId,
+    RestrictedAt,
+}
+
+#[derive(Iden)]
 enum BreakGlassGrants {
     Table,
     GrantId,
@@ -229,14 +236,23 @@ pub async fn patients_in_care(
     .collect()
 }
 
-/// Both live facts of a staff member about a patient in one round trip: whether a care
-/// relationship holds now, and the live break-glass grant if any.
+/// The live facts of a staff member about a patient, in one round trip.
+pub struct StaffFacts {
+    /// A care relationship holds now.
+    pub care: bool,
+    /// The live break-glass grant, if any.
+    pub grant: Option<LiveGrant>,
+    /// The patient asked for deletion: only what the law keeps is left (ADR 0016).
+    pub restricted: bool,
+}
+
+/// [`StaffFacts`] in one round trip.
 pub async fn staff_facts(
     db: &Database,
     staff_id: &str,
     patient: PatientId,
     now: i64,
-) -> Result<(bool, Option<LiveGrant>), StoreError> {
+) -> Result<StaffFacts, StoreError> {
     #[derive(sqlx::FromRow)]
     struct Row {
         kind: String,
@@ -264,15 +280,25 @@ pub async fn staff_facts(
         .and_where(Expr::col(BreakGlassGrants::ExpiresAt).gt(now))
         .and_where(Expr::col(BreakGlassGrants::EndedAt).is_null())
         .to_owned();
+    let restricted = Query::select()
+        .expr_as(Expr::val("restricted"), "kind")
+        .expr_as(Expr::val(""), "grant_id")
+        .expr_as(Expr::val(""), "reason_code")
+        .from(Patients::Table)
+        .and_where(Expr::col(Patients::PatientId).eq(patient.to_string()))
+        .and_where(Expr::col(Patients::RestrictedAt).is_not_null())
+        .to_owned();
     let rows: Vec<Row> = db
         .fetch_all(
             &care
                 .clone()
                 .union(sea_query::UnionType::All, grant)
+                .union(sea_query::UnionType::All, restricted)
                 .to_owned(),
         )
         .await?;
     let has_care = rows.iter().any(|r| r.kind == "care");
+    let restricted = rows.iter().any(|r| r.kind == "restricted");
     let live = rows
         .into_iter()
         .find(|r| r.kind == "grant")
@@ -280,5 +306,9 @@ pub async fn staff_facts(
             grant_id: r.grant_id,
             reason_code: r.reason_code,
         });
-    Ok((has_care, live))
+    Ok(StaffFacts {
+        care: has_care,
+        grant: live,
+        restricted,
+    })
 }

@@ -505,3 +505,195 @@ pub async fn replace_vault_key_wrapping(
         .await?;
     Ok(updated == 1)
 }
+
+#[derive(Iden)]
+enum KekVersions {
+    Table,
+    Version,
+    CreatedAt,
+    RewrappedAt,
+    RetiredAt,
+}
+
+/// A KEK version as the database records it (migration 0008). Times are Unix seconds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KekVersionRecord {
+    pub version: KekVersion,
+    pub created_at: i64,
+    /// When the last live wrapping under this version was replaced by a newer one: only backups
+    /// older than this can hold wrappings under it.
+    pub rewrapped_at: Option<i64>,
+    /// When the version was destroyed in the key store (or found destroyed).
+    pub retired_at: Option<i64>,
+}
+
+#[derive(sqlx::FromRow)]
+struct KekVersionRow {
+    version: i64,
+    created_at: i64,
+    rewrapped_at: Option<i64>,
+    retired_at: Option<i64>,
+}
+
+impl TryFrom<KekVersionRow> for KekVersionRecord {
+    type Error = StoreError;
+    fn try_from(row: KekVersionRow) -> Result<Self, StoreError> {
+        Ok(KekVersionRecord {
+            version: KekVersion::new(to_u32(row.version, "version")?)
+                .ok_or_else(|| StoreError::Corrupt("kek_versions.version 0".into()))?,
+            created_at: row.created_at,
+            rewrapped_at: row.rewrapped_at,
+            retired_at: row.retired_at,
+        })
+    }
+}
+
+/// Records that a KEK version exists, created at `now`; a version already recorded keeps its
+/// row. Returns whether this call inserted it.
+pub async fn record_kek_version(
+    db: &Database,
+    version: KekVersion,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let inserted = db
+        .execute(
+            &Query::insert()
+                .into_table(KekVersions::Table)
+                .columns([KekVersions::Version, KekVersions::CreatedAt])
+                .values_panic([i64::from(version.get()).into(), now.into()])
+                .on_conflict(
+                    sea_query::OnConflict::column(KekVersions::Version)
+                        .do_nothing()
+                        .to_owned(),
+                )
+                .to_owned(),
+        )
+        .await?;
+    Ok(inserted == 1)
+}
+
+/// After a completed rewrap to `kek`: every older, unretired version gets `rewrapped_at = now`
+/// if it had none. Versions in `touched` had live wrappings until this rewrap moved them, so
+/// theirs is moved to `now` even if set (a wrapping made under an old version by a replica that
+/// had not yet seen the rotation restarts the wait). Returns the rows changed.
+pub async fn mark_rewrapped_before(
+    db: &Database,
+    kek: KekVersion,
+    touched: &[KekVersion],
+    now: i64,
+) -> Result<u64, StoreError> {
+    let mut which = sea_query::Cond::any().add(Expr::col(KekVersions::RewrappedAt).is_null());
+    if !touched.is_empty() {
+        which = which
+            .add(Expr::col(KekVersions::Version).is_in(touched.iter().map(|v| i64::from(v.get()))));
+    }
+    db.execute(
+        &Query::update()
+            .table(KekVersions::Table)
+            .value(KekVersions::RewrappedAt, now)
+            .and_where(Expr::col(KekVersions::Version).lt(i64::from(kek.get())))
+            .and_where(Expr::col(KekVersions::RetiredAt).is_null())
+            .cond_where(which)
+            .to_owned(),
+    )
+    .await
+}
+
+/// Sets `rewrapped_at = now` on one version that has none (it was found wrapping nothing).
+pub async fn mark_kek_rewrapped(
+    db: &Database,
+    version: KekVersion,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let updated = db
+        .execute(
+            &Query::update()
+                .table(KekVersions::Table)
+                .value(KekVersions::RewrappedAt, now)
+                .and_where(Expr::col(KekVersions::Version).eq(i64::from(version.get())))
+                .and_where(Expr::col(KekVersions::RewrappedAt).is_null())
+                .to_owned(),
+        )
+        .await?;
+    Ok(updated == 1)
+}
+
+/// Every recorded KEK version, ascending.
+pub async fn list_kek_versions(db: &Database) -> Result<Vec<KekVersionRecord>, StoreError> {
+    db.fetch_all::<KekVersionRow, _>(
+        &Query::select()
+            .columns([
+                KekVersions::Version,
+                KekVersions::CreatedAt,
+                KekVersions::RewrappedAt,
+                KekVersions::RetiredAt,
+            ])
+            .from(KekVersions::Table)
+            .order_by(KekVersions::Version, Order::Asc)
+            .to_owned(),
+    )
+    .await?
+    .into_iter()
+    .map(KekVersionRecord::try_from)
+    .collect()
+}
+
+/// Records that a version is gone from the key store, once; returns whether this call did.
+pub async fn mark_kek_retired(
+    db: &Database,
+    version: KekVersion,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let updated = db
+        .execute(
+            &Query::update()
+                .table(KekVersions::Table)
+                .value(KekVersions::RetiredAt, now)
+                .and_where(Expr::col(KekVersions::Version).eq(i64::from(version.get())))
+                .and_where(Expr::col(KekVersions::RetiredAt).is_null())
+                .to_owned(),
+        )
+        .await?;
+    Ok(updated == 1)
+}
+
+/// What one KEK version still wraps in this database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct WrappedBy {
+    pub deks: u64,
+    pub vault_keys: u64,
+}
+
+impl WrappedBy {
+    pub fn is_empty(self) -> bool {
+        self.deks == 0 && self.vault_keys == 0
+    }
+}
+
+/// How many DEKs and vault-wide keys are wrapped by exactly `kek`.
+pub async fn count_wrapped_by(db: &Database, kek: KekVersion) -> Result<WrappedBy, StoreError> {
+    let v = i64::from(kek.get());
+    let deks = db
+        .fetch_optional::<CountRow, _>(
+            &Query::select()
+                .expr_as(Expr::col(PatientDeks::PatientId).count(), "n")
+                .from(PatientDeks::Table)
+                .and_where(Expr::col(PatientDeks::KekVersion).eq(v))
+                .to_owned(),
+        )
+        .await?;
+    let vault_keys = db
+        .fetch_optional::<CountRow, _>(
+            &Query::select()
+                .expr_as(Expr::col(VaultKeys::Name).count(), "n")
+                .from(VaultKeys::Table)
+                .and_where(Expr::col(VaultKeys::KekVersion).eq(v))
+                .to_owned(),
+        )
+        .await?;
+    let n = |row: Option<CountRow>| row.map_or(0, |r| u64::try_from(r.n).unwrap_or(0));
+    Ok(WrappedBy {
+        deks: n(deks),
+        vault_keys: n(vault_keys),
+    })
+}

@@ -11,6 +11,7 @@ pub mod keys;
 pub mod oversight;
 pub mod patients;
 pub mod records;
+pub mod rights;
 pub mod staff;
 
 pub use service_kit::store::{

@@ -249,7 +249,7 @@ pub async fn count_per_principal(
         .collect())
 }
 
-/// Every token of the patient, in every domain.
+/// Every token of the patient, in every domain, unlinked ones included.
 pub async fn tokens_of_patient(
     db: &Database,
     patient: PatientId,
@@ -258,7 +258,7 @@ pub async fn tokens_of_patient(
     struct Row {
         token: String,
     }
-    Ok(db
+    let mut tokens: Vec<String> = db
         .fetch_all::<Row, _>(
             &Query::select()
                 .column(PatientTokens::Token)
@@ -269,7 +269,10 @@ pub async fn tokens_of_patient(
         .await?
         .into_iter()
         .map(|r| r.token)
-        .collect())
+        .collect();
+    // Tokens of domains the patient left still name their past accesses.
+    tokens.extend(super::rights::unlinked_tokens_of(db, patient).await?);
+    Ok(tokens)
 }
 
 /// A break-glass grant as the review queue sees it.

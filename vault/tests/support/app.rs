@@ -74,6 +74,7 @@ impl TestApp {
             suite: Suite::Aes256GcmSiv,
             cache_capacity: 1000,
             cache_ttl: Duration::from_secs(300),
+            backup_retention: Duration::from_secs(35 * 86_400),
             // Small, so tests see checkpoints.
             checkpoint: vault::audit::writer::CheckpointPolicy {
                 every_events: 5,

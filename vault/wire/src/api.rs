@@ -10,6 +10,7 @@ mod auth;
 mod oversight;
 mod patients;
 mod records;
+mod rights;
 
 pub(crate) use access::check_staff_id;
 pub use access::{
@@ -35,6 +36,13 @@ pub use patients::{
 pub use records::{
     CorrectRecordRequest, CreateRecordRequest, CreateRecordResponse, Icd10Code,
     ListRecordsResponse, RecordBody, RecordKind, RecordMeta, RecordView,
+};
+pub use rights::{
+    Channel, ConsentEvent, ConsentPurpose, ConsentsResponse, DataRequestKind, DataRequestState,
+    DataRequestView, DataRequestsQuery, DeletedData, DeletionAnswer, DestructionAct,
+    ExportedAccess, ExportedRecord, ExtendDataRequest, FileDataRequest, LegalHoldReason,
+    LegalHoldView, ListDataRequestsResponse, ListDestructionActsResponse, PatientDataExport,
+    PlaceLegalHold, ProcessingBasis, RetainedData, SetConsentRequest, parse_request_id,
 };
 
 /// Serde for [`policy::Purpose`] through its `as_str`/`FromStr` (`"treatment"`,

@@ -18,12 +18,17 @@ use reqwest::{Method, Url};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use thiserror::Error;
+use uuid::Uuid;
 
 use crate::api::check_staff_id;
 use crate::api::{
     CareRelationshipRequest, RegisterPatientRequest, RegisterPatientResponse, ResolveRequest,
     ResolveResponse, SearchPatientsRequest, SearchPatientsResponse, UpdatePatientRequest,
     UpdatePatientResponse,
+};
+use crate::api::{
+    ConsentPurpose, ConsentsResponse, DataRequestView, FileDataRequest, ListDataRequestsResponse,
+    PatientDataExport, SetConsentRequest,
 };
 use crate::error::ApiError;
 use crate::ids::{ConsumerDomain, PatientToken};
@@ -193,6 +198,70 @@ impl VaultClient {
         let path = ["v1", "care-relationships", doctor_staff_id, token.as_str()];
         let r = self.request(Method::DELETE, &path, None::<&()>)?;
         self.call_no_content(r).await
+    }
+
+    /// `POST /v1/data-requests` (fileDataRequest).
+    pub async fn file_data_request(
+        &self,
+        req: &FileDataRequest,
+    ) -> Result<DataRequestView, ClientError> {
+        let r = self.request(Method::POST, &["v1", "data-requests"], Some(req))?;
+        self.call(r).await
+    }
+
+    /// `GET /v1/data-requests?patient=...` (listDataRequests): one patient's requests.
+    pub async fn list_data_requests(
+        &self,
+        patient: &PatientToken,
+    ) -> Result<ListDataRequestsResponse, ClientError> {
+        let mut r = self.request(Method::GET, &["v1", "data-requests"], None::<&()>)?;
+        r.url_mut()
+            .query_pairs_mut()
+            .append_pair("patient", patient.as_str());
+        self.call(r).await
+    }
+
+    /// `GET /v1/data-requests/{id}` (getDataRequest).
+    pub async fn get_data_request(&self, id: Uuid) -> Result<DataRequestView, ClientError> {
+        let id = id.to_string();
+        let r = self.request(Method::GET, &["v1", "data-requests", &id], None::<&()>)?;
+        self.call(r).await
+    }
+
+    /// `GET /v1/data-requests/{id}/export`: the vault's part of an access request's answer.
+    pub async fn export_patient_data(&self, id: Uuid) -> Result<PatientDataExport, ClientError> {
+        let id = id.to_string();
+        let path = ["v1", "data-requests", &id, "export"];
+        let r = self.request(Method::GET, &path, None::<&()>)?;
+        self.call(r).await
+    }
+
+    /// `PUT /v1/patients/{token}/consents/{purpose}` (setConsent).
+    pub async fn set_consent(
+        &self,
+        token: &PatientToken,
+        purpose: ConsentPurpose,
+        req: &SetConsentRequest,
+    ) -> Result<ConsentsResponse, ClientError> {
+        let path = [
+            "v1",
+            "patients",
+            token.as_str(),
+            "consents",
+            purpose.as_str(),
+        ];
+        let r = self.request(Method::PUT, &path, Some(req))?;
+        self.call(r).await
+    }
+
+    /// `GET /v1/patients/{token}/consents` (listConsents).
+    pub async fn list_consents(
+        &self,
+        token: &PatientToken,
+    ) -> Result<ConsentsResponse, ClientError> {
+        let path = ["v1", "patients", token.as_str(), "consents"];
+        let r = self.request(Method::GET, &path, None::<&()>)?;
+        self.call(r).await
     }
 
     /// `GET /healthz`, without the credential: `Ok` when the vault process answers 2xx.

@@ -80,7 +80,7 @@ fn newtypes_are_strings_with_their_rules() {
     assert_eq!(s["Snils"]["examples"][0], "112-233-445 95");
     assert_eq!(s["PersonName"]["maxLength"], 100);
     let purposes = &s["ResolveRequest"]["properties"]["purpose"]["enum"];
-    assert_eq!(purposes.as_array().unwrap().len(), 8);
+    assert_eq!(purposes.as_array().unwrap().len(), 9);
     assert!(
         purposes
             .as_array()
