@@ -114,8 +114,8 @@ impl Oversight {
     /// `GET /v1/patients/{token}/access-report`: who acted on this patient's data, through any
     /// of the patient's tokens (every domain), newest first. Only events that name one of this
     /// patient's tokens are read, so nothing about other patients can appear. Staff ids are
-    /// given to the security officer only; a patient-facing caller (issue 6) would see role,
-    /// branch, service, action, purpose and time.
+    /// given to the security officer only; the patient's own view (the access export in
+    /// `domain/rights`) shows role, branch, action, purpose and time.
     pub async fn access_report(
         &self,
         principal: &Principal,
