@@ -280,11 +280,13 @@ impl Vault {
         token: &PatientToken,
         kind: DataRequestKind,
         channel: Channel,
+        recipient_key: Option<String>,
     ) -> Result<DataRequestView, ClinicError> {
         let req = FileDataRequest {
             patient: token.clone(),
             kind,
             channel,
+            recipient_key,
         };
         Ok(self.client.file_data_request(&req).await?)
     }

@@ -660,8 +660,28 @@ on_both_backends!(
             .await;
         assert_eq!(status, StatusCode::CREATED, "{paid}");
 
+        // The phone sends its public key, so the vault can seal the records' contents to it.
+        let (phone_secret, phone_public) =
+            <hpke::kem::X25519HkdfSha256 as hpke::Kem>::gen_keypair();
+        let phone_key = hex::encode(hpke::Serializable::to_bytes(&phone_public));
+        let (status, body) = app
+            .post(
+                &session,
+                "/v1/me/data-requests",
+                json!({"kind": "deletion", "recipient_key": phone_key}),
+            )
+            .await;
+        assert_eq!(
+            (status, body["field"].clone()),
+            (StatusCode::UNPROCESSABLE_ENTITY, json!("recipient_key")),
+            "{body}"
+        );
         let (status, request) = app
-            .post(&session, "/v1/me/data-requests", json!({"kind": "access"}))
+            .post(
+                &session,
+                "/v1/me/data-requests",
+                json!({"kind": "access", "recipient_key": phone_key}),
+            )
             .await;
         assert_eq!(status, StatusCode::CREATED, "{request}");
         let id = request["request_id"].as_str().unwrap().to_owned();
@@ -721,6 +741,28 @@ on_both_backends!(
         );
         assert!(!vault["accesses"].as_array().unwrap().is_empty());
         assert!(!vault["processing"].as_array().unwrap().is_empty());
+        // The records' contents came sealed to the phone; only its private key opens them.
+        let sealed = &vault["medical_contents"];
+        assert_eq!(sealed["record_versions"], json!(0), "{sealed}");
+        let encapped = <<hpke::kem::X25519HkdfSha256 as hpke::Kem>::EncappedKey as hpke::Deserializable>::from_bytes(
+            &hex::decode(sealed["encapped_key"].as_str().unwrap()).unwrap(),
+        )
+        .unwrap();
+        let opened = hpke::single_shot_open::<
+            hpke::aead::ChaCha20Poly1305,
+            hpke::kdf::HkdfSha256,
+            hpke::kem::X25519HkdfSha256,
+        >(
+            &hpke::OpModeR::Base,
+            &phone_secret,
+            &encapped,
+            vault_wire::EXPORT_HPKE_INFO,
+            &hex::decode(sealed["ciphertext"].as_str().unwrap()).unwrap(),
+            uuid::Uuid::parse_str(&id).unwrap().as_bytes(),
+        )
+        .unwrap();
+        let opened: Value = serde_json::from_slice(&opened).unwrap();
+        assert_eq!(opened, json!({"records": []}));
         let clinic = &data["clinic_app"];
         let past = clinic["appointments"]["past"].as_array().unwrap();
         assert_eq!(past.len(), 1, "{clinic}");
@@ -917,6 +959,7 @@ on_both_backends!(
                 patient: lost.parse().unwrap(),
                 kind: vault_wire::DataRequestKind::Deletion,
                 channel: vault_wire::Channel::PatientApp,
+                recipient_key: None,
             })
             .await
             .unwrap();

@@ -770,3 +770,128 @@ on_both_backends!(
     access_requests_have_deadlines_an_extension_an_answer_and_an_export,
     access_requests
 );
+
+/// Opens the export's sealed contents with the phone's private key.
+fn open_contents(
+    sealed: &Value,
+    secret: &<hpke::kem::X25519HkdfSha256 as hpke::Kem>::PrivateKey,
+    request_id: &str,
+) -> Value {
+    use hpke::Deserializable;
+    let encapped = <hpke::kem::X25519HkdfSha256 as hpke::Kem>::EncappedKey::from_bytes(
+        &hex::decode(sealed["encapped_key"].as_str().unwrap()).unwrap(),
+    )
+    .unwrap();
+    let plain = hpke::single_shot_open::<
+        hpke::aead::ChaCha20Poly1305,
+        hpke::kdf::HkdfSha256,
+        hpke::kem::X25519HkdfSha256,
+    >(
+        &hpke::OpModeR::Base,
+        secret,
+        &encapped,
+        vault_wire::EXPORT_HPKE_INFO,
+        &hex::decode(sealed["ciphertext"].as_str().unwrap()).unwrap(),
+        uuid::Uuid::parse_str(request_id).unwrap().as_bytes(),
+    )
+    .unwrap();
+    serde_json::from_slice(&plain).unwrap()
+}
+
+async fn export_seals_contents(backend: Backend) {
+    use hpke::{Kem, Serializable};
+    let app = TestApp::spawn(backend).await;
+    let officer = app.staff("officer", policy::Role::SecurityOfficer).await;
+    let doctor = app.staff("house", policy::Role::Doctor).await;
+    let token = app.register(identity()).await;
+    app.book(&doctor, &token).await;
+    let house = app.login(&doctor).await;
+    let (_, v) = app.get("/v1/me/patients", &house).await;
+    let doctor_token = v["tokens"][0].as_str().unwrap().to_string();
+    let (_, v) = app
+        .post(
+            &format!("/v1/patients/{doctor_token}/records"),
+            &house,
+            json!({"kind": "diagnosis", "body": {"kind": "diagnosis", "icd10": "J06.9", "text": "MARKER-7001"}}),
+        )
+        .await;
+    let record = v["record_id"].as_str().unwrap().to_string();
+    let (status, _) = app
+        .post(
+            &format!("/v1/patients/{doctor_token}/records/{record}/versions"),
+            &house,
+            json!({"body": {"kind": "diagnosis", "icd10": "J20.9", "text": "MARKER-7002"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+
+    // A key that is not one is refused when the request is filed, and nothing is written.
+    let (status, v) = app
+        .post(
+            "/v1/data-requests",
+            &app.clinic,
+            json!({"patient": token, "kind": "access", "channel": "patient_app", "recipient_key": "00ff"}),
+        )
+        .await;
+    assert_eq!(
+        (status, v["code"].as_str(), v["field"].as_str()),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("invalid_recipient_key"),
+            Some("recipient_key")
+        ),
+        "{v}"
+    );
+    assert_eq!(app.raw_count("SELECT COUNT(*) FROM data_requests").await, 0);
+
+    // The phone's key pair; the public half goes with the request.
+    let (secret, public) = hpke::kem::X25519HkdfSha256::gen_keypair();
+    let (status, v) = app
+        .post(
+            "/v1/data-requests",
+            &app.clinic,
+            json!({"patient": token, "kind": "access", "channel": "patient_app",
+                   "recipient_key": hex::encode(public.to_bytes())}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{v}");
+    let id = v["request_id"].as_str().unwrap().to_string();
+    let so = app.login(&officer).await;
+    let (status, _) = app
+        .post(&format!("/v1/data-requests/{id}/answer"), &so, json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, export) = app
+        .get(&format!("/v1/data-requests/{id}/export"), &app.clinic)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{export}");
+    // What clinic-app passes on holds no record text, only ciphertext.
+    assert!(!export.to_string().contains("MARKER-70"), "{export}");
+    let sealed = &export["medical_contents"];
+    assert_eq!(sealed["record_versions"], json!(2));
+    assert_eq!(sealed["suite"], json!(vault_wire::EXPORT_HPKE_SUITE));
+    // The phone opens it: both versions, as written.
+    let contents = open_contents(sealed, &secret, &id);
+    let texts: Vec<&str> = contents["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["body"]["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(texts, ["MARKER-7001", "MARKER-7002"]);
+    assert_eq!(contents["records"][1]["version"], json!(2));
+    // Bound to this request: opened as another request's export, it fails.
+    let other = uuid::Uuid::new_v4().to_string();
+    let wrong = std::panic::catch_unwind(|| open_contents(sealed, &secret, &other));
+    assert!(wrong.is_err(), "the AAD binds the request id");
+    // The export is audited.
+    assert_eq!(
+        app.raw_count("SELECT COUNT(*) FROM audit_events WHERE action = 'export_patient_data' AND decision = 'permit'")
+            .await,
+        1
+    );
+}
+on_both_backends!(
+    the_export_seals_record_contents_to_the_patients_phone,
+    export_seals_contents
+);

@@ -476,22 +476,32 @@ impl Clinic {
         patient: &PatientToken,
         kind: DataRequestKind,
         channel: Option<Channel>,
+        recipient_key: Option<String>,
     ) -> Result<DataRequest, ClinicError> {
         let who = acting(principal, patient, channel)?;
         match kind {
-            DataRequestKind::Access => self.file_access(patient, who).await,
+            DataRequestKind::Access => self.file_access(patient, who, recipient_key).await,
+            // The vault refuses a key with a deletion; say so here without a round trip.
+            DataRequestKind::Deletion if recipient_key.is_some() => Err(ClinicError::invalid(
+                "invalid_recipient_key",
+                "recipient_key",
+                "a deletion request takes no recipient key",
+            )),
             DataRequestKind::Deletion => self.delete_patient(patient, who).await,
         }
     }
 
+    /// `recipient_key`: the phone's X25519 public key (hex), to which the vault seals the
+    /// records' contents in the export; clinic-app passes it on and never sees the contents.
     async fn file_access(
         &self,
         patient: &PatientToken,
         who: Acting,
+        recipient_key: Option<String>,
     ) -> Result<DataRequest, ClinicError> {
         let view = self
             .vault
-            .file_request(patient, DataRequestKind::Access, who.channel)
+            .file_request(patient, DataRequestKind::Access, who.channel, recipient_key)
             .await
             .map_err(refusal)?;
         let row = self.request_row(patient, &who, &view);
@@ -669,7 +679,7 @@ impl Clinic {
     ) -> Result<Option<DataRequestView>, ClinicError> {
         match self
             .vault
-            .file_request(patient, DataRequestKind::Deletion, channel)
+            .file_request(patient, DataRequestKind::Deletion, channel, None)
             .await
         {
             Ok(view) => Ok(Some(view)),

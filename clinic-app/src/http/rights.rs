@@ -102,6 +102,10 @@ pub struct MyDataRequestBody {
     /// `access` (what the clinic holds on me) or `deletion` (delete my data; carried out at
     /// once, and it ends the account).
     pub kind: DataRequestKind,
+    /// With `access`: the X25519 public key of the phone (64 hex digits). The answer then
+    /// carries the records' contents sealed to it (RFC 9180 HPKE), which only the phone opens.
+    #[serde(default)]
+    pub recipient_key: Option<String>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -229,7 +233,7 @@ pub async fn file_my_data_request(
     let principal = Principal::Patient(own.clone());
     let request = state
         .clinic
-        .file_data_request(&principal, &own, b.kind, None)
+        .file_data_request(&principal, &own, b.kind, None, b.recipient_key)
         .await?;
     Ok((StatusCode::CREATED, Json(request)))
 }
@@ -265,7 +269,7 @@ pub async fn file_data_request_for_patient(
     let patient = token(&raw)?;
     let request = state
         .clinic
-        .file_data_request(&Principal::Staff(who), &patient, b.kind, b.channel)
+        .file_data_request(&Principal::Staff(who), &patient, b.kind, b.channel, None)
         .await?;
     Ok((StatusCode::CREATED, Json(request)))
 }

@@ -52,6 +52,12 @@ impl From<RightsError> for ApiError {
             RightsError::WrongKind(_) => {
                 Self::new(StatusCode::UNPROCESSABLE_ENTITY, "wrong_kind", message)
             }
+            RightsError::RecipientKey(_) => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_recipient_key",
+                message,
+            )
+            .field("recipient_key"),
             RightsError::WrongChannel(_) => {
                 Self::new(StatusCode::UNPROCESSABLE_ENTITY, "wrong_channel", message)
                     .field("channel")
@@ -90,6 +96,7 @@ pub async fn file(
             &req.patient,
             req.kind,
             req.channel,
+            req.recipient_key.as_deref(),
         )
         .await?;
     Ok((StatusCode::CREATED, Json(view)))

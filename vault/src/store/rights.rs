@@ -36,6 +36,7 @@ enum DataRequests {
     AnsweredAt,
     Answer,
     OverdueAlertedAt,
+    RecipientKey,
 }
 
 #[derive(Iden)]
@@ -264,9 +265,11 @@ pub struct RequestRow {
     /// The deletion answer as JSON (no personal data: categories, laws and dates).
     pub answer: Option<String>,
     pub overdue_alerted_at: Option<i64>,
+    /// Hex X25519 public key the access export seals record contents to.
+    pub recipient_key: Option<String>,
 }
 
-fn request_columns() -> [DataRequests; 13] {
+fn request_columns() -> [DataRequests; 14] {
     [
         DataRequests::RequestId,
         DataRequests::PatientId,
@@ -281,6 +284,7 @@ fn request_columns() -> [DataRequests; 13] {
         DataRequests::AnsweredAt,
         DataRequests::Answer,
         DataRequests::OverdueAlertedAt,
+        DataRequests::RecipientKey,
     ]
 }
 
@@ -305,6 +309,7 @@ pub async fn insert_request(tx: &mut Transaction, r: &RequestRow) -> Result<(), 
                 r.answered_at.into(),
                 r.answer.clone().into(),
                 r.overdue_alerted_at.into(),
+                r.recipient_key.clone().into(),
             ])
             .to_owned(),
     )

@@ -44,6 +44,10 @@ pub use rights::{
     LegalHoldView, ListDataRequestsResponse, ListDestructionActsResponse, PatientDataExport,
     PlaceLegalHold, ProcessingBasis, RetainedData, SetConsentRequest, parse_request_id,
 };
+pub use rights::{
+    EXPORT_HPKE_INFO, EXPORT_HPKE_SUITE, ExportedAttachment, MedicalContents, MedicalRecordVersion,
+    SealedForPatient,
+};
 
 /// Serde for [`policy::Purpose`] through its `as_str`/`FromStr` (`"treatment"`,
 /// `"tax_certificate"`, ...), independent of whether `policy` derives serde itself. Use with

@@ -5,18 +5,22 @@
 
 use std::collections::BTreeMap;
 
+use hpke::{Deserializable, Serializable};
 use uuid::Uuid;
 use vault_wire::{
-    DataRequestKind, DataRequestState, ExportedAccess, ExportedRecord, PatientDataExport,
-    ProcessingBasis,
+    DataRequestKind, DataRequestState, EXPORT_HPKE_INFO, EXPORT_HPKE_SUITE, ExportedAccess,
+    ExportedAttachment, ExportedRecord, MedicalContents, MedicalRecordVersion, PatientDataExport,
+    ProcessingBasis, SealedForPatient,
 };
+use zeroize::Zeroizing;
 
 use super::{Rights, RightsError, consents_response};
 use crate::domain::principal::{Principal, RequestMeta};
+use crate::domain::sealing::VaultError;
 use crate::ids::PatientId;
-use crate::store;
 use crate::store::oversight::{self as ov, AuditFilter, Page};
 use crate::store::rights as rs;
+use crate::store::{self, StoreError};
 
 /// The identity fields the vault may hold.
 const IDENTITY_FIELDS: [&str; 11] = [
@@ -80,7 +84,70 @@ impl Rights {
             return Err(RightsError::NotAnswered);
         }
         let patient: PatientId = store::parse_id(&stored.patient_id, "patient_id")?;
-        self.export_of(patient, request_id).await
+        let mut export = self.export_of(patient, request_id).await?;
+        if let Some(key) = &stored.recipient_key {
+            export.medical_contents = Some(self.sealed_contents(patient, request_id, key).await?);
+        }
+        Ok(export)
+    }
+
+    /// Every version of every record, opened and sealed at once to the patient's key: the
+    /// contents leave the vault only as ciphertext that clinic-app cannot open.
+    async fn sealed_contents(
+        &self,
+        patient: PatientId,
+        request_id: Uuid,
+        key: &str,
+    ) -> Result<SealedForPatient, RightsError> {
+        let db = self.sealed.db();
+        let mut records = Vec::new();
+        for row in store::records::for_patient(db, patient).await? {
+            let body = self.sealed.open_stored(&row).await?;
+            let body: serde_json::Value = serde_json::from_slice(&body)
+                .map_err(|_| StoreError::Corrupt("record body is not JSON".into()))?;
+            let attachments = store::attachments::for_record(db, row.record)
+                .await?
+                .into_iter()
+                .filter(|a| a.patient == patient)
+                .map(|a| ExportedAttachment {
+                    attachment_id: Uuid::from_bytes(*a.attachment.as_bytes()),
+                    content_type: a.content_type,
+                    size_bytes: i64::try_from(a.size_bytes).unwrap_or(i64::MAX),
+                })
+                .collect();
+            records.push(MedicalRecordVersion {
+                record_id: Uuid::from_bytes(*row.record.as_bytes()),
+                version: row.version,
+                kind: row.kind.clone(),
+                created_at: row.created_at,
+                body,
+                attachments,
+            });
+        }
+        let count = u32::try_from(records.len()).unwrap_or(u32::MAX);
+        let plaintext = Zeroizing::new(
+            serde_json::to_vec(&MedicalContents { records })
+                .map_err(|e| StoreError::Corrupt(format!("export contents: {e}")))?,
+        );
+        let recipient = recipient_key(key).map_err(RightsError::RecipientKey)?;
+        let (encapped, ciphertext) = hpke::single_shot_seal::<
+            hpke::aead::ChaCha20Poly1305,
+            hpke::kdf::HkdfSha256,
+            hpke::kem::X25519HkdfSha256,
+        >(
+            &hpke::OpModeS::Base,
+            &recipient,
+            EXPORT_HPKE_INFO,
+            &plaintext,
+            request_id.as_bytes(),
+        )
+        .map_err(|_| RightsError::Vault(VaultError::Seal))?;
+        Ok(SealedForPatient {
+            suite: EXPORT_HPKE_SUITE.into(),
+            encapped_key: hex::encode(encapped.to_bytes()),
+            ciphertext: hex::encode(ciphertext),
+            record_versions: count,
+        })
     }
 
     async fn export_of(
@@ -141,8 +208,27 @@ impl Rights {
             consents,
             accesses,
             processing: processing_bases(),
+            medical_contents: None,
         })
     }
+}
+
+/// A recipient key as the request gives it: an X25519 public key, 64 hex digits.
+fn recipient_key(
+    hex_key: &str,
+) -> Result<<hpke::kem::X25519HkdfSha256 as hpke::Kem>::PublicKey, &'static str> {
+    let bytes = hex::decode(hex_key).map_err(|_| "expected 64 hex digits")?;
+    if bytes.len() != 32 {
+        return Err("expected 64 hex digits (an X25519 public key)");
+    }
+    <hpke::kem::X25519HkdfSha256 as hpke::Kem>::PublicKey::from_bytes(&bytes)
+        .map_err(|_| "not an X25519 public key")
+}
+
+/// Checks a recipient key when the request is filed, so a bad one is refused then, not when
+/// the answer is fetched.
+pub(super) fn check_recipient_key(hex_key: &str) -> Result<(), &'static str> {
+    recipient_key(hex_key).map(|_| ())
 }
 
 /// What the clinic processes, why, and on what basis: the statement art. 14 part 7 requires.

@@ -72,6 +72,8 @@ pub enum RightsError {
     HoldReleased,
     #[error("the access request is not answered yet: the security officer answers it first")]
     NotAnswered,
+    #[error("recipient_key: {0}")]
+    RecipientKey(&'static str),
     #[error(
         "channel {0} is not for this caller: staff signed in to the vault file as reception or paper"
     )]
@@ -239,6 +241,7 @@ impl Rights {
         token: &PatientToken,
         kind: DataRequestKind,
         channel: Channel,
+        recipient_key: Option<&str>,
     ) -> Result<DataRequestView, RightsError> {
         let extra = [format!(
             "kind:{}; channel:{}",
@@ -258,6 +261,21 @@ impl Rights {
         let patient = self
             .patient_from(principal, token.as_str(), channel, &row)
             .await?;
+        if let Some(key) = recipient_key {
+            let problem = match kind {
+                DataRequestKind::Deletion => Some("a deletion request takes no recipient key"),
+                DataRequestKind::Access => export::check_recipient_key(key).err(),
+            };
+            if let Some(problem) = problem {
+                return Err(self
+                    .refuse(
+                        row,
+                        "invalid_recipient_key",
+                        RightsError::RecipientKey(problem),
+                    )
+                    .await);
+            }
+        }
         let db = self.sealed.db();
         let now = self.clock.unix_seconds();
         let officer = rs::responsible_officer(db)
@@ -282,6 +300,7 @@ impl Rights {
             answered_at: None,
             answer: None,
             overdue_alerted_at: None,
+            recipient_key: recipient_key.map(str::to_ascii_lowercase),
         };
         row.reasons = format!("{}; request:{request_id}", row.reasons);
         let mut tx = self.sealed.db().begin().await?;

@@ -113,6 +113,11 @@ pub struct FileDataRequest {
     pub patient: PatientToken,
     pub kind: DataRequestKind,
     pub channel: Channel,
+    /// Access requests from the patient app: the X25519 public key of the patient's phone (64
+    /// hex digits). The export then carries the records' contents sealed to it (RFC 9180
+    /// HPKE), so that nothing between the vault and the phone can read them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recipient_key: Option<String>,
 }
 
 /// One item of a deletion answer: data destroyed now.
@@ -328,7 +333,57 @@ pub struct PatientDataExport {
     pub accesses: Vec<ExportedAccess>,
     /// The purposes and legal bases of the processing (art. 14 part 7).
     pub processing: Vec<ProcessingBasis>,
+    /// The records' contents (every version) and attachment lists, sealed to the key the
+    /// request gave; absent when it gave none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub medical_contents: Option<SealedForPatient>,
 }
+
+/// Data sealed to the patient's own key with RFC 9180 HPKE in base mode:
+/// DHKEM(X25519, HKDF-SHA256), HKDF-SHA256, ChaCha20-Poly1305; `info` is
+/// `medikamente access export v1`, the AAD is the request id's 16 bytes. The plaintext is the
+/// JSON of [`MedicalContents`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct SealedForPatient {
+    pub suite: String,
+    /// The encapsulated key, hex.
+    pub encapped_key: String,
+    /// The ciphertext with its tag, hex.
+    pub ciphertext: String,
+    /// How many record versions it holds.
+    pub record_versions: u32,
+}
+
+/// What [`SealedForPatient`] opens to.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct MedicalContents {
+    pub records: Vec<MedicalRecordVersion>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct MedicalRecordVersion {
+    pub record_id: Uuid,
+    pub version: u32,
+    pub kind: String,
+    pub created_at: i64,
+    /// The record as the doctor wrote it (the shape of `RecordBody`).
+    #[schema(value_type = Object)]
+    pub body: serde_json::Value,
+    /// Scans and PDFs attached to the record: listed; copies are issued by the clinic.
+    pub attachments: Vec<ExportedAttachment>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ExportedAttachment {
+    pub attachment_id: Uuid,
+    pub content_type: String,
+    pub size_bytes: i64,
+}
+
+/// The HPKE `info` of the access export.
+pub const EXPORT_HPKE_INFO: &[u8] = b"medikamente access export v1";
+/// The HPKE suite of the access export, as [`SealedForPatient::suite`] names it.
+pub const EXPORT_HPKE_SUITE: &str = "DHKEM(X25519, HKDF-SHA256), HKDF-SHA256, ChaCha20Poly1305";
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ExportedRecord {
