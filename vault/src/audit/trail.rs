@@ -32,6 +32,24 @@ pub struct AuditTrail<'a> {
 }
 
 impl AuditTrail<'_> {
+    /// The event of a policy decision: permit or deny, its reasons followed by `extra`.
+    pub fn decision(
+        &self,
+        decision: &policy::Decision,
+        action: &str,
+        patient_token: Option<&str>,
+        extra: &[String],
+    ) -> AuditRow {
+        let mut reasons = decision.reasons.clone();
+        reasons.extend(extra.iter().cloned());
+        let outcome = if decision.allowed {
+            Outcome::Permit
+        } else {
+            Outcome::Deny
+        };
+        self.event(action, patient_token, None, None, outcome, &reasons)
+    }
+
     #[allow(clippy::too_many_arguments)]
     pub fn event(
         &self,

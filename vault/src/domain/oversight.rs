@@ -192,16 +192,9 @@ impl Oversight {
         let decision = self
             .policy
             .decide(&principal.access_request().action(action));
-        let mut reasons = decision.reasons.clone();
-        reasons.extend(extra.iter().cloned());
-        let outcome = if decision.allowed {
-            Outcome::Permit
-        } else {
-            Outcome::Deny
-        };
         let row = self
             .trail(principal, meta)
-            .event(event, token, None, None, outcome, &reasons);
+            .decision(&decision, event, token, extra);
         if !decision.allowed {
             self.audit.record(vec![row]).await?;
             return Err(OversightError::Forbidden {

@@ -161,16 +161,9 @@ impl Rights {
                 .retention_only(self.patients.retention_only(principal, t).await?);
         }
         let decision = self.policy.decide(&request);
-        let mut reasons = decision.reasons.clone();
-        reasons.extend(extra.iter().cloned());
-        let outcome = if decision.allowed {
-            Outcome::Permit
-        } else {
-            Outcome::Deny
-        };
         let row = self
             .trail(principal, meta)
-            .event(event, token, None, None, outcome, &reasons);
+            .decision(&decision, event, token, extra);
         if !decision.allowed {
             self.audit.record(vec![row]).await?;
             return Err(RightsError::Forbidden {
