@@ -533,18 +533,8 @@ impl Rights {
         }
         let due = add_working_days(stored.due_at, EXTENSION_WORKING_DAYS);
         let mut tx = db.begin().await?;
-        if !rs::extend_request(&mut tx, &stored.request_id, due, reason).await? {
-            drop(tx);
-            return Err(self
-                .refuse(row, "not_pending", RightsError::NotPending)
-                .await);
-        }
-        self.audit.append_in(&mut tx, &[row]).await?;
-        tx.commit().await?;
-        let updated = rs::request(db, &stored.request_id)
-            .await?
-            .ok_or(RightsError::UnknownRequest)?;
-        self.view(&updated, None).await
+        let changed = rs::extend_request(&mut tx, &stored.request_id, due, reason).await?;
+        self.settle(tx, changed, row, &stored.request_id).await
     }
 
     /// The security officer answers an access request: the patient's side may then fetch the
@@ -567,15 +557,28 @@ impl Rights {
         let db = self.sealed.db();
         let now = self.clock.unix_seconds();
         let mut tx = db.begin().await?;
-        if !rs::finish_request(
+        let changed = rs::finish_request(
             &mut tx,
             &stored.request_id,
             DataRequestState::Answered.as_str(),
             now,
             None,
         )
-        .await?
-        {
+        .await?;
+        self.settle(tx, changed, row, &stored.request_id).await
+    }
+
+    /// Ends an officer's change of a pending request: commits it with its audit event and
+    /// answers with the request as it now stands, or, when the request was no longer pending
+    /// (someone else acted first), rolls back and refuses, audited.
+    async fn settle(
+        &self,
+        mut tx: crate::store::Transaction,
+        changed: bool,
+        row: AuditRow,
+        request_id: &str,
+    ) -> Result<DataRequestView, RightsError> {
+        if !changed {
             drop(tx);
             return Err(self
                 .refuse(row, "not_pending", RightsError::NotPending)
@@ -583,7 +586,7 @@ impl Rights {
         }
         self.audit.append_in(&mut tx, &[row]).await?;
         tx.commit().await?;
-        let updated = rs::request(db, &stored.request_id)
+        let updated = rs::request(self.sealed.db(), request_id)
             .await?
             .ok_or(RightsError::UnknownRequest)?;
         self.view(&updated, None).await
