@@ -566,6 +566,77 @@ async fn bad_input(backend: Backend) {
 }
 on_both_backends!(bad_input_gets_a_clear_4xx_and_writes_nothing, bad_input);
 
+async fn resolve_batch_answers_each_token(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let token = app.register(identity()).await;
+    // A batch answers each token on its own: a field never recorded says so, and a patient
+    // whose keys were destroyed is not found, without failing the rest of the batch. A token
+    // given twice is refused as a whole (422), before anything is read.
+    let second = app
+        .register(json!({"surname": "Пафнутьева", "name": "Ия", "birth_date": "1990-05-06", "sex": "female"}))
+        .await;
+    let gone = app
+        .register(
+            json!({"surname": "Удалов", "name": "Ян", "birth_date": "1970-01-02", "sex": "male"}),
+        )
+        .await;
+    let found = vault::store::patients::resolve_batch(
+        &app.db.db,
+        "clinic-app",
+        std::slice::from_ref(&gone),
+        &["surname"],
+        1,
+    )
+    .await
+    .unwrap();
+    assert!(
+        app.state
+            .sealed
+            .shred_patient(found[&gone].patient)
+            .await
+            .unwrap()
+    );
+    let (status, v) = app
+        .post(
+            "/v1/resolve",
+            &app.clinic,
+            json!({"tokens": [second, gone, token], "fields": ["surname", "patronymic"], "purpose": "scheduling"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    let answers = v["patients"].as_array().unwrap();
+    assert_eq!(answers.len(), 3, "{v}");
+    assert_eq!(answers[0]["token"], json!(second));
+    assert_eq!(
+        field(&answers[0], "surname")["value"],
+        json!("Пафнутьева"),
+        "{v}"
+    );
+    assert_eq!(
+        field(&answers[0], "patronymic"),
+        &json!({"status": "withheld", "reason": "not_recorded"}),
+        "{v}"
+    );
+    assert_eq!(
+        answers[1],
+        json!({"token": gone, "found": false, "fields": {}})
+    );
+    assert_eq!(field(&answers[2], "surname")["value"], json!("Зюзикова"));
+    let (status, v) = app
+        .post(
+            "/v1/resolve",
+            &app.clinic,
+            json!({"tokens": [second, second], "fields": ["surname"], "purpose": "scheduling"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+}
+
+on_both_backends!(
+    a_resolve_batch_answers_each_token_on_its_own,
+    resolve_batch_answers_each_token
+);
+
 async fn audit_failure_fails_closed(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let token = app.register(identity()).await;

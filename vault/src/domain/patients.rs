@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
-use policy::{Action, ConsentPurpose, FieldClass, Obligation, PolicyEngine, Purpose};
+use policy::{Action, FieldClass, Obligation, PolicyEngine, Purpose};
 use thiserror::Error;
 
 use crate::audit::AuditWriter;
@@ -562,11 +562,16 @@ impl Patients {
     ) -> Result<Vec<ResolvedPatient>, PatientError> {
         let db = self.sealed.db();
         let domain = principal.token_domain();
-        let found: HashMap<String, PatientId> =
-            store::patients::patients_by_tokens(db, domain.as_str(), tokens)
-                .await?
-                .into_iter()
-                .collect();
+        // One statement reads every token's patient, key state and sealed fields; nothing is
+        // opened before the decisions are audited.
+        let found = store::patients::resolve_batch(
+            db,
+            domain.as_str(),
+            tokens,
+            fields,
+            self.sealed.current_dek_version(),
+        )
+        .await?;
         let classes: Vec<FieldClass> = {
             let mut c: Vec<FieldClass> = fields.iter().filter_map(|f| field_class(f)).collect();
             c.sort();
@@ -578,7 +583,7 @@ impl Patients {
         let consenting: HashSet<PatientId> = match purpose.required_consent() {
             None => HashSet::new(),
             Some(needed) => {
-                let ids: Vec<PatientId> = found.values().copied().collect();
+                let ids: Vec<PatientId> = found.values().map(|e| e.patient).collect();
                 store::rights::consents_in_force(db, &ids)
                     .await?
                     .into_iter()
@@ -589,12 +594,13 @@ impl Patients {
         };
         let trail = self.trail(principal, meta);
         let mut rows = Vec::with_capacity(tokens.len());
-        // Per token: the decision for each class it asked for.
-        let mut decisions: HashMap<&str, HashMap<FieldClass, policy::Decision>> = HashMap::new();
-        let mut decided: HashMap<(FieldClass, bool, bool, bool, bool), policy::Decision> =
-            HashMap::new();
+        // The decisions depend on the facts, not on which token: a batch of a service's tokens
+        // (the same facts for all) costs one decision per class, and its audit reasons are
+        // written out once.
+        let mut decided: HashMap<FactKey, BatchDecision> = HashMap::new();
+        let mut decision_of: Vec<Option<FactKey>> = Vec::with_capacity(tokens.len());
         for token in tokens {
-            let Some(patient) = found.get(token) else {
+            let Some(entry) = found.get(token) else {
                 rows.push(trail.event(
                     Action::Resolve.as_str(),
                     Some(token),
@@ -603,61 +609,39 @@ impl Patients {
                     Outcome::Deny,
                     &["unknown_token".into()],
                 ));
+                decision_of.push(None);
                 continue;
             };
-            let facts = self.facts(principal, *patient).await?;
-            let consents: Vec<ConsentPurpose> = purpose
-                .required_consent()
-                .filter(|_| consenting.contains(patient))
-                .into_iter()
-                .collect();
-            let mut per_class = HashMap::new();
-            let mut reasons = Vec::new();
-            let mut any = false;
-            for class in &classes {
-                // The decision depends on the class and the facts, not on which token: a batch
-                // of a service's tokens costs one decision per class.
-                let key = (
-                    *class,
-                    facts.care,
-                    facts.break_glass,
-                    facts.retention_only,
-                    !consents.is_empty(),
-                );
-                let d = decided
-                    .entry(key)
-                    .or_insert_with(|| {
-                        let request = principal
-                            .access_request()
-                            .action(Action::Resolve)
-                            .patient(token.clone(), domain)
-                            .purpose(purpose)
-                            .field_class(*class)
-                            .care_relationship(facts.care)
-                            .break_glass(facts.break_glass)
-                            .retention_only(facts.retention_only)
-                            .consents(consents.iter().copied());
-                        self.policy.decide(&request)
-                    })
-                    .clone();
-                any |= d.allowed;
-                reasons.push(format!(
-                    "{}:{}({})",
-                    class.as_str(),
-                    if d.allowed { "permit" } else { "deny" },
-                    d.reasons.join(",")
-                ));
-                per_class.insert(*class, d);
-            }
+            let facts = self.facts(principal, entry.patient).await?;
+            let consented =
+                purpose.required_consent().is_some() && consenting.contains(&entry.patient);
+            let key = FactKey {
+                care: facts.care,
+                break_glass: facts.break_glass,
+                retention_only: facts.retention_only,
+                consented,
+            };
+            let d = decided.entry(key).or_insert_with(|| {
+                BatchDecision::decide(&classes, |class| {
+                    let request = principal
+                        .access_request()
+                        .action(Action::Resolve)
+                        .patient(token.clone(), domain)
+                        .purpose(purpose)
+                        .field_class(class)
+                        .care_relationship(facts.care)
+                        .break_glass(facts.break_glass)
+                        .retention_only(facts.retention_only)
+                        .consents(purpose.required_consent().filter(|_| consented));
+                    self.policy.decide(&request)
+                })
+            });
             let grant = facts.under_break_glass();
+            let mut reasons = vec![d.reasons.clone()];
             if let Some(g) = grant {
                 reasons.push(format!("grant:{}", g.grant_id));
             }
-            if per_class
-                .values()
-                .any(|d| d.obligations.contains(&Obligation::NotifySecurityOfficer))
-            {
-                reasons.push("obligation:notify_security_officer".into());
+            if d.notify {
                 tracing::warn!(target: "security", action = "resolve", "break-glass access to a patient's identity");
             }
             rows.push(trail.event(
@@ -665,71 +649,59 @@ impl Patients {
                 Some(token),
                 Some(purpose.as_str()),
                 grant.map(|g| g.reason_code.as_str()),
-                if any { Outcome::Permit } else { Outcome::Deny },
+                if d.any {
+                    Outcome::Permit
+                } else {
+                    Outcome::Deny
+                },
                 &reasons,
             ));
-            decisions.insert(token.as_str(), per_class);
+            decision_of.push(Some(key));
         }
         self.audit.record(rows).await?;
 
-        // Only now read and open what was allowed.
-        let allowed_patients: Vec<PatientId> = tokens
-            .iter()
-            .filter(|t| {
-                decisions
-                    .get(t.as_str())
-                    .is_some_and(|d| d.values().any(|x| x.allowed))
-            })
-            .filter_map(|t| found.get(t).copied())
-            .collect();
-        let stored = store::patients::fields_of(db, &allowed_patients, fields).await?;
-        let mut keys_of = self.sealed.keys_for_many(&allowed_patients).await?;
-        let mut by_patient: HashMap<PatientId, Vec<store::patients::StoredField>> = HashMap::new();
-        for f in stored {
-            by_patient.entry(f.patient).or_default().push(f);
-        }
+        // Only now open what was allowed.
         let mut out = Vec::with_capacity(tokens.len());
-        for token in tokens {
-            let (Some(patient), Some(per_class)) =
-                (found.get(token), decisions.get(token.as_str()))
+        for (token, key) in tokens.iter().zip(decision_of) {
+            let not_found = || ResolvedPatient {
+                token: token.clone(),
+                found: false,
+                fields: BTreeMap::new(),
+            };
+            let (Some(entry), Some(d)) = (found.get(token), key.and_then(|k| decided.get(&k)))
             else {
-                out.push(ResolvedPatient {
-                    token: token.clone(),
-                    found: false,
-                    fields: BTreeMap::new(),
-                });
+                out.push(not_found());
                 continue;
             };
-            let rows = by_patient.remove(patient).unwrap_or_default();
-            let keys = match keys_of.remove(patient) {
-                Some(Ok(k)) => Some(k),
-                // One destroyed patient does not fail the whole batch.
-                Some(Err(VaultError::PatientShredded)) => {
-                    out.push(ResolvedPatient {
-                        token: token.clone(),
-                        found: false,
-                        fields: BTreeMap::new(),
-                    });
-                    continue;
+            let keys = if d.any {
+                match self.sealed.keys_from(entry.patient, &entry.keys).await {
+                    Ok(k) => Some(k),
+                    // One destroyed patient does not fail the whole batch.
+                    Err(VaultError::PatientShredded) => {
+                        out.push(not_found());
+                        continue;
+                    }
+                    Err(e) => return Err(e.into()),
                 }
-                Some(Err(e)) => return Err(e.into()),
-                None => None,
+            } else {
+                None
             };
             let mut answers = BTreeMap::new();
             for field in fields {
                 let Some(class) = field_class(field) else {
                     continue;
                 };
-                let Some(d) = per_class.get(&class) else {
+                let Some((_, decision, withheld)) = d.per_class.iter().find(|(c, ..)| *c == class)
+                else {
                     continue;
                 };
-                let answer = if !d.allowed {
-                    FieldAnswer::Withheld(format!("policy: {}", d.reasons.join(",")))
+                let answer = if !decision.allowed {
+                    FieldAnswer::Withheld(withheld.clone())
                 } else {
-                    match (rows.iter().find(|r| r.field == *field), &keys) {
+                    match (entry.fields.iter().find(|r| r.field == *field), &keys) {
                         (Some(row), Some(keys)) => {
                             let ctx = SealContext {
-                                patient,
+                                patient: &entry.patient,
                                 record: &IDENTITY_RECORD,
                                 record_version: row.version,
                                 field,
@@ -741,7 +713,7 @@ impl Patients {
                                 serde_json::from_slice(&bytes).map_err(|_| {
                                     StoreError::Corrupt("identity field is not JSON".into())
                                 })?;
-                            if d.obligations.contains(&Obligation::Mask) {
+                            if decision.obligations.contains(&Obligation::Mask) {
                                 FieldAnswer::Masked(mask(&value))
                             } else {
                                 FieldAnswer::Shown(value)
@@ -834,6 +806,66 @@ impl Patients {
             grant: f.grant,
             retention_only: f.restricted,
         })
+    }
+}
+
+/// The facts a resolve decision rests on; tokens that share them share the decision.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+struct FactKey {
+    care: bool,
+    break_glass: bool,
+    retention_only: bool,
+    consented: bool,
+}
+
+/// One set of facts decided for every class a resolve asked for.
+struct BatchDecision {
+    /// Per class: the decision and, when it denies, the reason the answer gives.
+    per_class: Vec<(FieldClass, policy::Decision, String)>,
+    /// The audit reasons, `class:permit(...)` per class.
+    reasons: String,
+    /// Whether any class is allowed (the event's outcome, and whether keys are needed).
+    any: bool,
+    /// A break-glass read: the security officer is told.
+    notify: bool,
+}
+
+impl BatchDecision {
+    fn decide(classes: &[FieldClass], decide: impl Fn(FieldClass) -> policy::Decision) -> Self {
+        let per_class: Vec<_> = classes
+            .iter()
+            .map(|&class| {
+                let d = decide(class);
+                let withheld = format!("policy: {}", d.reasons.join(","));
+                (class, d, withheld)
+            })
+            .collect();
+        let reasons = per_class
+            .iter()
+            .map(|(class, d, _)| {
+                format!(
+                    "{}:{}({})",
+                    class.as_str(),
+                    if d.allowed { "permit" } else { "deny" },
+                    d.reasons.join(",")
+                )
+            })
+            .chain(
+                per_class
+                    .iter()
+                    .any(|(_, d, _)| d.obligations.contains(&Obligation::NotifySecurityOfficer))
+                    .then(|| "obligation:notify_security_officer".to_owned()),
+            )
+            .collect::<Vec<_>>()
+            .join("; ");
+        Self {
+            any: per_class.iter().any(|(_, d, _)| d.allowed),
+            notify: per_class
+                .iter()
+                .any(|(_, d, _)| d.obligations.contains(&Obligation::NotifySecurityOfficer)),
+            per_class,
+            reasons,
+        }
     }
 }
 

@@ -135,30 +135,26 @@ impl SealedData {
         self.keys(patient, CURRENT_DEK_VERSION).await
     }
 
-    /// The current keys of many patients in one database round trip (plus token unwraps on
-    /// cache misses). A shredded or unknown patient gets its error in the map.
-    pub async fn keys_for_many(
+    /// The DEK version new data is sealed under and batches read.
+    pub fn current_dek_version(&self) -> u32 {
+        CURRENT_DEK_VERSION
+    }
+
+    /// The keys for a key state the caller read (a batch reads it in its own statement): the
+    /// cache saves the token unwrap; a shredded or unknown patient is an error.
+    pub async fn keys_from(
         &self,
-        patients: &[PatientId],
-    ) -> Result<
-        std::collections::HashMap<PatientId, Result<Arc<PatientKeys>, VaultError>>,
-        VaultError,
-    > {
-        let mut out = std::collections::HashMap::with_capacity(patients.len());
-        for (patient, state) in
-            store::keys::patient_deks(&self.db, patients, CURRENT_DEK_VERSION).await?
-        {
-            let keys = match state {
-                PatientKeyState::Unknown => Err(VaultError::UnknownPatient),
-                PatientKeyState::Shredded => Err(VaultError::PatientShredded),
-                PatientKeyState::Live(stored) => Ok(self
-                    .custody
-                    .patient_keys(patient, CURRENT_DEK_VERSION, &stored.wrapped)
-                    .await?),
-            };
-            out.insert(patient, keys);
+        patient: PatientId,
+        state: &PatientKeyState,
+    ) -> Result<Arc<PatientKeys>, VaultError> {
+        match state {
+            PatientKeyState::Unknown => Err(VaultError::UnknownPatient),
+            PatientKeyState::Shredded => Err(VaultError::PatientShredded),
+            PatientKeyState::Live(stored) => Ok(self
+                .custody
+                .patient_keys(patient, stored.dek_version, &stored.wrapped)
+                .await?),
         }
-        Ok(out)
     }
 
     /// The patient's keys. The database is asked first, every time: a patient shredded by
@@ -169,14 +165,8 @@ impl SealedData {
         patient: PatientId,
         dek_version: u32,
     ) -> Result<Arc<PatientKeys>, VaultError> {
-        match store::keys::patient_dek(&self.db, patient, dek_version).await? {
-            PatientKeyState::Unknown => Err(VaultError::UnknownPatient),
-            PatientKeyState::Shredded => Err(VaultError::PatientShredded),
-            PatientKeyState::Live(stored) => Ok(self
-                .custody
-                .patient_keys(patient, dek_version, &stored.wrapped)
-                .await?),
-        }
+        let state = store::keys::patient_dek(&self.db, patient, dek_version).await?;
+        self.keys_from(patient, &state).await
     }
 
     /// Seals a new record (version 1).

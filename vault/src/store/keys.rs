@@ -39,19 +39,33 @@ struct DekRow {
     wrapped_dek: Vec<u8>,
 }
 
+impl StoredDek {
+    /// A DEK row read by a join elsewhere.
+    pub fn new(
+        patient: PatientId,
+        dek_version: u32,
+        kek_version: i64,
+        bytes: Vec<u8>,
+    ) -> Result<Self, StoreError> {
+        let kek_version = KekVersion::new(to_u32(kek_version, "kek_version")?)
+            .ok_or_else(|| StoreError::Corrupt("kek_version 0".into()))?;
+        Ok(StoredDek {
+            patient,
+            dek_version,
+            wrapped: WrappedDek { kek_version, bytes },
+        })
+    }
+}
+
 impl TryFrom<DekRow> for StoredDek {
     type Error = StoreError;
     fn try_from(row: DekRow) -> Result<Self, StoreError> {
-        let kek_version = KekVersion::new(to_u32(row.kek_version, "kek_version")?)
-            .ok_or_else(|| StoreError::Corrupt("kek_version 0".into()))?;
-        Ok(StoredDek {
-            patient: parse_id(&row.patient_id, "patient_id")?,
-            dek_version: to_u32(row.dek_version, "dek_version")?,
-            wrapped: WrappedDek {
-                kek_version,
-                bytes: row.wrapped_dek,
-            },
-        })
+        StoredDek::new(
+            parse_id(&row.patient_id, "patient_id")?,
+            to_u32(row.dek_version, "dek_version")?,
+            row.kek_version,
+            row.wrapped_dek,
+        )
     }
 }
 
