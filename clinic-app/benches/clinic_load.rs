@@ -27,6 +27,11 @@ use reqwest::StatusCode;
 use serde_json::json;
 use support::*;
 
+/// This process hosts the vault and clinic-app under test: the same allocator as their
+/// binaries (mimalloc, ADR 0018).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
     std::env::var(name)
         .ok()

@@ -14,6 +14,11 @@ use vault::keys::rotation;
 use vault::startup::{self, Application};
 use vault::{demo, telemetry};
 
+/// mimalloc instead of glibc malloc: a day view under load spent a fifth of its CPU in glibc's
+/// allocator (ADR 0018).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "vault",
