@@ -200,7 +200,13 @@ impl Task {
                     Err(_) => break,
                 }
             }
-            let result = self.write(&batch).await;
+            // The events move out of their requests' envelopes; each is cloned once, into its
+            // chained row.
+            let rows: Vec<AuditRow> = batch
+                .iter_mut()
+                .flat_map(|p| std::mem::take(&mut p.rows))
+                .collect();
+            let result = self.write(&rows).await;
             if result.is_ok() {
                 self.batches.inc();
                 self.events.inc_by(events as u64);
@@ -218,14 +224,13 @@ impl Task {
 
     /// Chains and inserts one batch from the known head; when another writer (a data
     /// transaction, another replica) appended meanwhile, re-reads the head and tries again.
-    async fn write(&mut self, batch: &[Pending]) -> Result<(), StoreError> {
-        let rows: Vec<AuditRow> = batch.iter().flat_map(|p| p.rows.iter().cloned()).collect();
+    async fn write(&mut self, rows: &[AuditRow]) -> Result<(), StoreError> {
         for _ in 0..4 {
             let known = match self.known.take() {
                 Some(k) => k,
                 None => self.read_known().await?,
             };
-            match self.write_from(&known, &rows).await {
+            match self.write_from(&known, rows).await {
                 Ok(next) => {
                     self.known = Some(next);
                     return Ok(());

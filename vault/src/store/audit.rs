@@ -179,31 +179,33 @@ pub async fn insert_chained_alone(db: &Database, rows: &[ChainedRow]) -> Result<
     Ok(true)
 }
 
-/// Binds a batch's 14 columns as arrays, in the order of the inserts' column lists.
+/// Binds a batch's 14 columns as arrays, in the order of the inserts' column lists. The arrays
+/// borrow the rows' strings: a batch of a 300-token resolve binds 300 events without copying
+/// them again.
 fn bind_columns<'q>(
     query: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
-    rows: &[ChainedRow],
+    rows: &'q [ChainedRow],
 ) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
-    let column = |f: fn(&ChainedRow) -> Option<String>| rows.iter().map(f).collect::<Vec<_>>();
-    let text = |f: fn(&ChainedRow) -> String| rows.iter().map(f).collect::<Vec<_>>();
+    let column = |f: fn(&ChainedRow) -> Option<&str>| rows.iter().map(f).collect::<Vec<_>>();
+    let text = |f: fn(&ChainedRow) -> &str| rows.iter().map(f).collect::<Vec<_>>();
     query
         .bind(rows.iter().map(|c| c.seq).collect::<Vec<i64>>())
         .bind(rows.iter().map(|c| c.row.at).collect::<Vec<i64>>())
-        .bind(text(|c| c.row.request_id.clone()))
-        .bind(text(|c| c.row.principal.clone()))
-        .bind(text(|c| c.row.role.clone()))
-        .bind(column(|c| c.row.branch.clone()))
-        .bind(text(|c| c.row.action.clone()))
-        .bind(column(|c| c.row.patient_token.clone()))
-        .bind(column(|c| c.row.purpose.clone()))
-        .bind(column(|c| c.row.reason_code.clone()))
-        .bind(text(|c| c.row.decision.clone()))
-        .bind(text(|c| c.row.reasons.clone()))
-        .bind(column(|c| c.row.client_addr.clone()))
+        .bind(text(|c| &c.row.request_id))
+        .bind(text(|c| &c.row.principal))
+        .bind(text(|c| &c.row.role))
+        .bind(column(|c| c.row.branch.as_deref()))
+        .bind(text(|c| &c.row.action))
+        .bind(column(|c| c.row.patient_token.as_deref()))
+        .bind(column(|c| c.row.purpose.as_deref()))
+        .bind(column(|c| c.row.reason_code.as_deref()))
+        .bind(text(|c| &c.row.decision))
+        .bind(text(|c| &c.row.reasons))
+        .bind(column(|c| c.row.client_addr.as_deref()))
         .bind(
             rows.iter()
-                .map(|c| c.entry_hash.clone())
-                .collect::<Vec<Option<Vec<u8>>>>(),
+                .map(|c| c.entry_hash.as_deref())
+                .collect::<Vec<Option<&[u8]>>>(),
         )
 }
 
