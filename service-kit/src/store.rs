@@ -66,10 +66,11 @@ fn is_unavailable(db: &dyn sqlx::error::DatabaseError) -> bool {
 }
 
 /// SQLite primary codes (the low byte of extended codes): BUSY 5, LOCKED 6, READONLY 8,
-/// IOERR 10, FULL 13, CANTOPEN 14.
+/// IOERR 10, FULL 13, CANTOPEN 14, and PROTOCOL 15 (WAL locks contended past SQLite's own
+/// retries: transient, like BUSY, but the busy timeout does not cover it).
 fn sqlite_code_unavailable(code: &str) -> bool {
     code.parse::<i64>()
-        .is_ok_and(|n| matches!(n & 0xff, 5 | 6 | 8 | 10 | 13 | 14))
+        .is_ok_and(|n| matches!(n & 0xff, 5 | 6 | 8 | 10 | 13 | 14 | 15))
 }
 
 /// PostgreSQL SQLSTATE classes 08 (connection), 53 (insufficient resources: disk full, out of
@@ -342,6 +343,7 @@ mod tests {
     fn unavailable_codes() {
         assert!(sqlite_code_unavailable("13")); // SQLITE_FULL
         assert!(sqlite_code_unavailable("1032")); // SQLITE_READONLY_DBMOVED
+        assert!(sqlite_code_unavailable("15")); // SQLITE_PROTOCOL
         assert!(!sqlite_code_unavailable("19")); // SQLITE_CONSTRAINT
         assert!(!sqlite_code_unavailable("2067")); // SQLITE_CONSTRAINT_UNIQUE
         assert!(postgres_code_unavailable("53100")); // disk_full
