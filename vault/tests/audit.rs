@@ -166,6 +166,129 @@ async fn tampering(backend: Backend) {
 }
 on_both_backends!(verify_names_each_kind_of_tampering, tampering);
 
+/// A resolve batch writes one event per distinct decision, listing the tokens it covers: the
+/// chain covers the list, the officer's search and the access report find each token in it,
+/// and an edited list is caught by verify.
+async fn shared_resolve_events(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let mut tokens = Vec::new();
+    for (i, surname) in ["Ааронова", "Бубнова", "Вихрова"].iter().enumerate()
+    {
+        tokens.push(
+            app.register(json!({"surname": surname, "name": "Ия", "birth_date": format!("199{i}-01-02"), "sex": "female"}))
+                .await,
+        );
+    }
+    let unknown = "pt_aaaaaaaaaaaaaaaaaaaaaaaaaa";
+    let before = app.raw_count("SELECT COUNT(*) FROM audit_events").await;
+    let (status, v) = app
+        .post(
+            "/v1/resolve",
+            &app.clinic,
+            json!({"tokens": [tokens[0], unknown, tokens[1], tokens[2]], "fields": ["surname"], "purpose": "scheduling"}),
+        )
+        .await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{v}");
+    assert_eq!(
+        app.raw_count("SELECT COUNT(*) FROM audit_events").await - before,
+        2,
+        "one event for the three permitted tokens, one for the unknown one"
+    );
+    let list = tokens.join(" ");
+    assert_eq!(
+        app.raw_count(&format!(
+            "SELECT COUNT(*) FROM audit_events WHERE action = 'resolve' AND decision = 'permit' \
+             AND patient_token IS NULL AND patient_tokens = '{list}' AND purpose = 'scheduling'"
+        ))
+        .await,
+        1
+    );
+    assert_eq!(
+        app.raw_count(&format!(
+            "SELECT COUNT(*) FROM audit_events WHERE action = 'resolve' AND decision = 'deny' \
+             AND patient_token = '{unknown}' AND patient_tokens IS NULL AND reasons = 'unknown_token'"
+        ))
+        .await,
+        1
+    );
+    let clean = check(&app).await;
+    assert!(clean.passed(), "{clean:?}");
+
+    // The officer finds the event by any of its tokens; the access report of one patient shows
+    // it without naming the others.
+    let officer = app.staff("so.petrova", policy::Role::SecurityOfficer).await;
+    let session = app.login(&officer).await;
+    let (status, v) = app
+        .get(
+            &format!(
+                "/v1/audit/events?patient_token={}&action=resolve",
+                tokens[1]
+            ),
+            &session,
+        )
+        .await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{v}");
+    let events = v["events"].as_array().unwrap();
+    assert_eq!(events.len(), 1, "{v}");
+    assert_eq!(events[0]["patient_tokens"], json!(tokens), "{v}");
+    assert!(events[0].get("patient_token").is_none(), "{v}");
+    let seq = events[0]["seq"].as_i64().unwrap();
+    let (status, v) = app
+        .get(
+            &format!("/v1/audit/events?patient_token={unknown}&action=resolve"),
+            &session,
+        )
+        .await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{v}");
+    assert_eq!(
+        v["events"].as_array().unwrap().len(),
+        1,
+        "only the unknown token's own event: {v}"
+    );
+    let reception = app.staff("reception.1", policy::Role::Receptionist).await;
+    let desk = app.login(&reception).await;
+    let (_, found) = app
+        .post("/v1/patients/search", &desk, json!({"surname_name_birth": {"surname": "Бубнова", "name": "Ия", "birth_date": "1991-01-02"}}))
+        .await;
+    let staff_token = found["tokens"][0].as_str().unwrap().to_owned();
+    let (status, v) = app
+        .get(
+            &format!("/v1/patients/{staff_token}/access-report"),
+            &session,
+        )
+        .await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{v}");
+    let shown = v["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["seq"].as_i64() == Some(seq))
+        .collect::<Vec<_>>();
+    assert_eq!(shown.len(), 1, "the shared resolve is in the report: {v}");
+    assert_eq!(shown[0]["purpose"], json!("scheduling"), "{v}");
+    let text = v.to_string();
+    for other in [&tokens[0], &tokens[2]] {
+        assert!(
+            !text.contains(other.as_str()),
+            "another patient's token in the report: {v}"
+        );
+    }
+
+    // Taking a token out of the list is an alteration of that event.
+    disable_guards(&app, backend).await;
+    app.raw_exec(&format!(
+        "UPDATE audit_events SET patient_tokens = '{} {}' WHERE seq = {seq}",
+        tokens[0], tokens[2]
+    ))
+    .await;
+    assert_eq!(check(&app).await.chain, Some(ChainFault::Altered { seq }));
+}
+
+on_both_backends!(
+    a_resolve_batch_is_one_event_listing_its_tokens,
+    shared_resolve_events
+);
+
 /// Recomputes `entry_hash` of every event from `from` on, as an attacker who knows the format
 /// (but not the token's key) would.
 async fn rehash_from(app: &TestApp, from: i64) {
@@ -256,6 +379,7 @@ fn event(i: usize) -> AuditRow {
         branch: None,
         action: "resolve".into(),
         patient_token: None,
+        patient_tokens: None,
         purpose: Some("scheduling".into()),
         reason_code: None,
         decision: "permit".into(),

@@ -693,6 +693,7 @@ async fn audit_verify_exit_code_says_pass_or_fail() {
             branch: None,
             action: "search".into(),
             patient_token: None,
+            patient_tokens: None,
             purpose: None,
             reason_code: None,
             decision: "permit".into(),
@@ -701,6 +702,10 @@ async fn audit_verify_exit_code_says_pass_or_fail() {
         };
         writer.record(vec![row]).await.unwrap();
     }
+    // Offline means offline: this process lets go of the file before the command opens it (a
+    // CI run once saw the command fail while this pool still held it).
+    drop(writer);
+    db.close().await;
     let cfg = f.token_config(&kek_label, "sqlite://unused.db", "");
     let out = vault_cmd(&cfg)
         .args(["audit", "verify", "--database", &f.db_url()])
@@ -718,6 +723,9 @@ async fn audit_verify_exit_code_says_pass_or_fail() {
         "{stdout}"
     );
 
+    let db = vault::store::Database::connect(&f.db_url(), 1)
+        .await
+        .unwrap();
     if let vault::store::Database::Sqlite(p) = &db {
         for sql in [
             "DROP TRIGGER audit_events_append_only_update",
@@ -726,6 +734,7 @@ async fn audit_verify_exit_code_says_pass_or_fail() {
             sqlx::query(sql).execute(p).await.unwrap();
         }
     }
+    db.close().await;
     let out = vault_cmd(&cfg)
         .args(["audit", "verify", "--database", &f.db_url()])
         .output()

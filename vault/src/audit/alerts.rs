@@ -119,7 +119,7 @@ impl AlertRules {
             }
             let reads_patient = READS.contains(&r.action.as_str())
                 && r.decision == "permit"
-                && r.patient_token.is_some();
+                && r.tokens().next().is_some();
             if reads_patient && is_staff(e) && self.after_hours(r.at) {
                 found.push(Finding {
                     rule: "after_hours_access",
@@ -130,11 +130,11 @@ impl AlertRules {
                     quiet_for: 3600,
                 });
             }
-            if let Some(owner) = r.patient_token.as_ref().and_then(|t| staff_tokens.get(t))
-                && reads_patient
-                && is_staff(e)
-                && owner != &r.principal
-            {
+            let colleague = r
+                .tokens()
+                .filter_map(|t| staff_tokens.get(t))
+                .any(|owner| owner != &r.principal);
+            if colleague && reads_patient && is_staff(e) {
                 found.push(Finding {
                     rule: "colleague_record",
                     principal: r.principal.clone(),
@@ -157,10 +157,7 @@ impl AlertRules {
                         && e.row.decision == "permit"
                 })
                 .collect();
-            let patients: BTreeSet<&str> = hour
-                .iter()
-                .filter_map(|e| e.row.patient_token.as_deref())
-                .collect();
+            let patients: BTreeSet<&str> = hour.iter().flat_map(|e| e.row.tokens()).collect();
             if hour.first().is_some_and(|e| is_staff(e)) && patients.len() > self.patients_per_hour
             {
                 let (a, b) = seqs(&hour);
@@ -182,14 +179,16 @@ impl AlertRules {
                 .copied()
                 .filter(|e| e.row.at > now - 600 && e.row.decision == "deny")
                 .collect();
-            if denials.len() >= self.denials_per_10_minutes {
+            // A refused batch of 50 unknown tokens is 50 denials, though it is one event.
+            let denied: usize = denials.iter().map(|e| e.row.weight()).sum();
+            if denied >= self.denials_per_10_minutes {
                 let (a, b) = seqs(&denials);
                 found.push(Finding {
                     rule: "repeated_denials",
                     principal: p.to_owned(),
                     seq_first: a,
                     seq_last: b,
-                    details: format!("{} denials within ten minutes", denials.len()),
+                    details: format!("{denied} denials within ten minutes"),
                     quiet_for: 600,
                 });
             }
@@ -200,7 +199,8 @@ impl AlertRules {
                     e.row.at > now - 60 && e.row.action == "resolve" && e.row.role == "service"
                 })
                 .collect();
-            if resolved.len() > self.service_tokens_per_minute {
+            let tokens: usize = resolved.iter().map(|e| e.row.weight()).sum();
+            if tokens > self.service_tokens_per_minute {
                 let (a, b) = seqs(&resolved);
                 found.push(Finding {
                     rule: "service_resolve_rate",
@@ -208,8 +208,7 @@ impl AlertRules {
                     seq_first: a,
                     seq_last: b,
                     details: format!(
-                        "{} tokens resolved within a minute (threshold {})",
-                        resolved.len(),
+                        "{tokens} tokens resolved within a minute (threshold {})",
                         self.service_tokens_per_minute
                     ),
                     quiet_for: 600,
@@ -369,6 +368,7 @@ mod tests {
                 branch: None,
                 action: action.into(),
                 patient_token: token.map(str::to_owned),
+                patient_tokens: None,
                 purpose: None,
                 reason_code: Some("ETREAT".into()).filter(|_| action == "start_break_glass"),
                 decision: decision.into(),
@@ -623,6 +623,84 @@ mod tests {
         assert!(
             rules().evaluate(&own, &own, &staff_tokens).is_empty(),
             "one's own record is not a colleague's"
+        );
+    }
+
+    /// An event listing many tokens (a resolve batch's shared decision) counts each token.
+    fn listing(
+        seq: i64,
+        principal: &str,
+        role: &str,
+        decision: &str,
+        tokens: &[&str],
+    ) -> ChainedRow {
+        let mut e = ev(seq, NOON, principal, role, "resolve", decision, None);
+        e.row.patient_tokens = Some(tokens.join(" "));
+        e
+    }
+
+    #[test]
+    fn an_event_listing_many_tokens_counts_each_of_them() {
+        let none = HashMap::new();
+        let five = [listing(
+            1,
+            "service:clinic-app",
+            "service",
+            "permit",
+            &["pt_a", "pt_b", "pt_c", "pt_d", "pt_e"],
+        )];
+        assert_eq!(
+            fired(&rules().evaluate(&five, &five, &none)),
+            ["service_resolve_rate"],
+            "one event of five tokens is five resolves"
+        );
+        let four = [listing(
+            1,
+            "service:clinic-app",
+            "service",
+            "permit",
+            &["pt_a", "pt_b", "pt_c", "pt_d"],
+        )];
+        assert!(
+            rules().evaluate(&four, &four, &none).is_empty(),
+            "four a minute is the threshold"
+        );
+        let staff = [listing(
+            1,
+            "st-1",
+            "receptionist",
+            "permit",
+            &["pt_a", "pt_b", "pt_c", "pt_d"],
+        )];
+        assert_eq!(
+            fired(&rules().evaluate(&staff, &staff, &none)),
+            ["patient_volume"],
+            "four patients in one event are four patients in the hour"
+        );
+        let unknown = [listing(
+            1,
+            "service:clinic-app",
+            "service",
+            "deny",
+            &["pt_x", "pt_y", "pt_z"],
+        )];
+        assert_eq!(
+            fired(&rules().evaluate(&unknown, &unknown, &none)),
+            ["repeated_denials"],
+            "three refused tokens in one event are three denials"
+        );
+        let staff_tokens = HashMap::from([("pt_colleague".to_string(), "st-9".to_string())]);
+        let among = [listing(
+            1,
+            "st-1",
+            "doctor",
+            "permit",
+            &["pt_a", "pt_colleague"],
+        )];
+        assert_eq!(
+            fired(&rules().evaluate(&among, &among, &staff_tokens)),
+            ["colleague_record"],
+            "a colleague's token in a list is found"
         );
     }
 }

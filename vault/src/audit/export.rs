@@ -19,6 +19,9 @@ pub struct ExportLine {
     pub branch: Option<String>,
     pub action: String,
     pub patient_token: Option<String>,
+    /// The tokens of an event about many patients, space-separated, as hashed into the chain.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub patient_tokens: Option<String>,
     pub purpose: Option<String>,
     pub reason_code: Option<String>,
     pub decision: String,
@@ -59,6 +62,7 @@ pub async fn page(db: &Database, after: i64, limit: u64) -> Result<Vec<ExportLin
                 branch: r.row.branch,
                 action: r.row.action,
                 patient_token: r.row.patient_token,
+                patient_tokens: r.row.patient_tokens,
                 purpose: r.row.purpose,
                 reason_code: r.row.reason_code,
                 decision: r.row.decision,
@@ -207,6 +211,7 @@ mod tests {
             branch: Some("msk-1".into()),
             action: "read_record".into(),
             patient_token: Some("pt_x".into()),
+            patient_tokens: None,
             purpose: Some("treatment".into()),
             reason_code: None,
             decision: "permit".into(),

@@ -68,11 +68,33 @@ impl AuditTrail<'_> {
             branch: self.principal.branch().map(str::to_owned),
             action: action.to_owned(),
             patient_token: patient_token.map(str::to_owned),
+            patient_tokens: None,
             purpose: purpose.map(str::to_owned),
             reason_code: reason_code.map(str::to_owned),
             decision: outcome.as_str().to_owned(),
             reasons: reasons.join("; "),
             client_addr: self.meta.client_addr.clone(),
         }
+    }
+
+    /// One event for a decision that several tokens share (a resolve batch): a single token
+    /// goes in `patient_token` as always; more go in the `patient_tokens` list, so a batch of
+    /// 300 tokens with one decision is one chained row, not 300 (ADR 0019).
+    pub fn shared_event(
+        &self,
+        action: &str,
+        tokens: &[&str],
+        purpose: Option<&str>,
+        reason_code: Option<&str>,
+        outcome: Outcome,
+        reasons: &[String],
+    ) -> AuditRow {
+        let mut row = self.event(action, None, purpose, reason_code, outcome, reasons);
+        match tokens {
+            [] => {}
+            [one] => row.patient_token = Some((*one).to_owned()),
+            many => row.patient_tokens = Some(many.join(" ")),
+        }
+        row
     }
 }

@@ -593,7 +593,8 @@ impl Patients {
             }
         };
         let trail = self.trail(principal, meta);
-        let mut rows = Vec::with_capacity(tokens.len());
+        // Tokens with the same outcome and reasons share one audit event that lists them.
+        let mut shared = SharedEvents::default();
         // The decisions depend on the facts, not on which token: a batch of a service's tokens
         // (the same facts for all) costs one decision per class, and its audit reasons are
         // written out once.
@@ -601,14 +602,7 @@ impl Patients {
         let mut decision_of: Vec<Option<FactKey>> = Vec::with_capacity(tokens.len());
         for token in tokens {
             let Some(entry) = found.get(token) else {
-                rows.push(trail.event(
-                    Action::Resolve.as_str(),
-                    Some(token),
-                    Some(purpose.as_str()),
-                    None,
-                    Outcome::Deny,
-                    &["unknown_token".into()],
-                ));
+                shared.add(token, Outcome::Deny, None, "unknown_token".into());
                 decision_of.push(None);
                 continue;
             };
@@ -637,27 +631,39 @@ impl Patients {
                 })
             });
             let grant = facts.under_break_glass();
-            let mut reasons = vec![d.reasons.clone()];
-            if let Some(g) = grant {
-                reasons.push(format!("grant:{}", g.grant_id));
-            }
+            let reasons = match grant {
+                Some(g) => format!("{}; grant:{}", d.reasons, g.grant_id),
+                None => d.reasons.clone(),
+            };
             if d.notify {
                 tracing::warn!(target: "security", action = "resolve", "break-glass access to a patient's identity");
             }
-            rows.push(trail.event(
-                Action::Resolve.as_str(),
-                Some(token),
-                Some(purpose.as_str()),
-                grant.map(|g| g.reason_code.as_str()),
+            shared.add(
+                token,
                 if d.any {
                     Outcome::Permit
                 } else {
                     Outcome::Deny
                 },
-                &reasons,
-            ));
+                grant.map(|g| g.reason_code.clone()),
+                reasons,
+            );
             decision_of.push(Some(key));
         }
+        let rows = shared
+            .groups
+            .iter()
+            .map(|((outcome, reason_code, reasons), tokens)| {
+                trail.shared_event(
+                    Action::Resolve.as_str(),
+                    tokens,
+                    Some(purpose.as_str()),
+                    reason_code.as_deref(),
+                    *outcome,
+                    std::slice::from_ref(reasons),
+                )
+            })
+            .collect();
         self.audit.record(rows).await?;
 
         // Only now open what was allowed.
@@ -806,6 +812,34 @@ impl Patients {
             grant: f.grant,
             retention_only: f.restricted,
         })
+    }
+}
+
+/// A resolve's audit events, one per distinct (outcome, reason code, reasons), each with the
+/// tokens it covers in the order they were asked for.
+#[derive(Default)]
+struct SharedEvents<'t> {
+    groups: Vec<(SharedDecision, Vec<&'t str>)>,
+}
+
+/// What the tokens of one shared event have in common: outcome, reason code, reasons.
+type SharedDecision = (Outcome, Option<String>, String);
+
+impl<'t> SharedEvents<'t> {
+    fn add(
+        &mut self,
+        token: &'t str,
+        outcome: Outcome,
+        reason_code: Option<String>,
+        reasons: String,
+    ) {
+        let key = (outcome, reason_code, reasons);
+        // A handful of groups at most (unknown, permitted, refused for want of consent; a
+        // grant's id makes its own): a scan is cheaper than hashing the reasons.
+        match self.groups.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, tokens)) => tokens.push(token),
+            None => self.groups.push((key, vec![token])),
+        }
     }
 }
 

@@ -17,6 +17,7 @@ pub(crate) enum AuditEvents {
     Branch,
     Action,
     PatientToken,
+    PatientTokens,
     Purpose,
     ReasonCode,
     Decision,
@@ -44,11 +45,29 @@ pub struct AuditRow {
     pub branch: Option<String>,
     pub action: String,
     pub patient_token: Option<String>,
+    /// The tokens an event about many patients covers, space-separated (a resolve's shared
+    /// decision); `patient_token` is then `None`. See [`AuditRow::tokens`].
+    pub patient_tokens: Option<String>,
     pub purpose: Option<String>,
     pub reason_code: Option<String>,
     pub decision: String,
     pub reasons: String,
     pub client_addr: Option<String>,
+}
+
+impl AuditRow {
+    /// Every patient token the event names: its one token, or the tokens of its list.
+    pub fn tokens(&self) -> impl Iterator<Item = &str> {
+        self.patient_token
+            .as_deref()
+            .into_iter()
+            .chain(self.patient_tokens.iter().flat_map(|l| l.split(' ')))
+    }
+
+    /// How many patients the event is about (at least 1, for counting events without a token).
+    pub fn weight(&self) -> usize {
+        self.tokens().count().max(1)
+    }
 }
 
 /// An event with its place in the chain.
@@ -121,6 +140,7 @@ pub async fn insert_chained(tx: &mut Transaction, rows: &[ChainedRow]) -> Result
         AuditEvents::Branch,
         AuditEvents::Action,
         AuditEvents::PatientToken,
+        AuditEvents::PatientTokens,
         AuditEvents::Purpose,
         AuditEvents::ReasonCode,
         AuditEvents::Decision,
@@ -139,6 +159,7 @@ pub async fn insert_chained(tx: &mut Transaction, rows: &[ChainedRow]) -> Result
             r.branch.clone().into(),
             r.action.clone().into(),
             r.patient_token.clone().into(),
+            r.patient_tokens.clone().into(),
             r.purpose.clone().into(),
             r.reason_code.clone().into(),
             r.decision.clone().into(),
@@ -165,10 +186,11 @@ pub async fn insert_chained_alone(db: &Database, rows: &[ChainedRow]) -> Result<
     }
     const SQL: &str = "WITH chain_lock AS MATERIALIZED (SELECT pg_advisory_xact_lock(7720011)) \
         INSERT INTO audit_events (seq, at, request_id, principal, role, branch, action, \
-        patient_token, purpose, reason_code, decision, reasons, client_addr, entry_hash) \
+        patient_token, purpose, reason_code, decision, reasons, client_addr, entry_hash, \
+        patient_tokens) \
         SELECT u.* FROM chain_lock, UNNEST($1::BIGINT[], $2::BIGINT[], $3::TEXT[], $4::TEXT[], \
         $5::TEXT[], $6::TEXT[], $7::TEXT[], $8::TEXT[], $9::TEXT[], $10::TEXT[], $11::TEXT[], \
-        $12::TEXT[], $13::TEXT[], $14::BYTEA[]) AS u";
+        $12::TEXT[], $13::TEXT[], $14::BYTEA[], $15::TEXT[]) AS u";
     bind_columns(sqlx::query(SQL), rows)
         .execute(pool)
         .await
@@ -179,7 +201,7 @@ pub async fn insert_chained_alone(db: &Database, rows: &[ChainedRow]) -> Result<
     Ok(true)
 }
 
-/// Binds a batch's 14 columns as arrays, in the order of the inserts' column lists. The arrays
+/// Binds a batch's 15 columns as arrays, in the order of the inserts' column lists. The arrays
 /// borrow the rows' strings: a batch of a 300-token resolve binds 300 events without copying
 /// them again.
 fn bind_columns<'q>(
@@ -207,22 +229,24 @@ fn bind_columns<'q>(
                 .map(|c| c.entry_hash.as_deref())
                 .collect::<Vec<Option<&[u8]>>>(),
         )
+        .bind(column(|c| c.row.patient_tokens.as_deref()))
 }
 
 /// The PostgreSQL insert of a batch: one array per column, unnested into rows. The statement
 /// text is the same for every batch size, so it is parsed and planned once per connection and
-/// binds 14 parameters whatever the batch holds; a multi-row `VALUES` built per batch size
-/// binds 14 per event and is re-prepared for each new size. This is the audit's hot path
+/// binds 15 parameters whatever the batch holds; a multi-row `VALUES` built per batch size
+/// binds 15 per event and is re-prepared for each new size. This is the audit's hot path
 /// (every read's events go through the group writer), so it is written by hand.
 async fn insert_chained_postgres(
     tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
     rows: &[ChainedRow],
 ) -> Result<(), StoreError> {
     const SQL: &str = "INSERT INTO audit_events (seq, at, request_id, principal, role, branch, \
-        action, patient_token, purpose, reason_code, decision, reasons, client_addr, entry_hash) \
+        action, patient_token, purpose, reason_code, decision, reasons, client_addr, entry_hash, \
+        patient_tokens) \
         SELECT * FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::TEXT[], $4::TEXT[], $5::TEXT[], \
         $6::TEXT[], $7::TEXT[], $8::TEXT[], $9::TEXT[], $10::TEXT[], $11::TEXT[], $12::TEXT[], \
-        $13::TEXT[], $14::BYTEA[])";
+        $13::TEXT[], $14::BYTEA[], $15::TEXT[])";
     bind_columns(sqlx::query(SQL), rows)
         .execute(&mut **tx)
         .await
@@ -241,6 +265,7 @@ pub(crate) fn event_columns() -> sea_query::SelectStatement {
             AuditEvents::Branch,
             AuditEvents::Action,
             AuditEvents::PatientToken,
+            AuditEvents::PatientTokens,
             AuditEvents::Purpose,
             AuditEvents::ReasonCode,
             AuditEvents::Decision,

@@ -2,7 +2,7 @@
 //! write. Reviews, incidents, their evidence and milestones are append-only (migration 0005);
 //! the only update here ends a grant that a review found unjustified.
 
-use sea_query::{Expr, ExprTrait, Iden, Order, Query, SelectStatement};
+use sea_query::{Expr, ExprTrait, Iden, LikeExpr, Order, Query, SelectStatement};
 
 use super::{Database, StoreError, Transaction};
 use crate::ids::PatientId;
@@ -90,6 +90,15 @@ pub struct AuditFilter {
     pub branch: Option<String>,
 }
 
+/// A LIKE pattern that finds `token` anywhere in a token list, LIKE's wildcards escaped.
+fn in_list(token: &str) -> LikeExpr {
+    let escaped = token
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    LikeExpr::new(format!("%{escaped}%")).escape('\\')
+}
+
 impl AuditFilter {
     fn apply(&self, q: &mut SelectStatement) {
         if let Some(from) = self.from {
@@ -105,9 +114,15 @@ impl AuditFilter {
             if tokens.is_empty() {
                 q.and_where(Expr::cust("1 = 0"));
             } else {
-                q.and_where(
-                    Expr::col(AuditEvents::PatientToken).is_in(tokens.iter().map(String::as_str)),
-                );
+                // An event about one patient names it in `patient_token`; an event about many
+                // lists them in `patient_tokens`. Tokens are fixed-length, so a whole token
+                // found in a list is that token (`_` is escaped: it is a LIKE wildcard).
+                let mut any =
+                    Expr::col(AuditEvents::PatientToken).is_in(tokens.iter().map(String::as_str));
+                for t in tokens {
+                    any = any.or(Expr::col(AuditEvents::PatientTokens).like(in_list(t)));
+                }
+                q.and_where(any);
             }
         }
         if let Some(a) = &self.action {
@@ -144,6 +159,7 @@ pub struct EventRow {
     pub branch: Option<String>,
     pub action: String,
     pub patient_token: Option<String>,
+    pub patient_tokens: Option<String>,
     pub purpose: Option<String>,
     pub reason_code: Option<String>,
     pub decision: String,
@@ -168,6 +184,7 @@ pub async fn search_events(
         AuditEvents::Branch,
         AuditEvents::Action,
         AuditEvents::PatientToken,
+        AuditEvents::PatientTokens,
         AuditEvents::Purpose,
         AuditEvents::ReasonCode,
         AuditEvents::Decision,

@@ -51,6 +51,10 @@ impl Oversight {
                     branch: r.branch,
                     action: r.action,
                     patient_token: r.patient_token,
+                    patient_tokens: r
+                        .patient_tokens
+                        .map(|l| l.split(' ').map(str::to_owned).collect())
+                        .unwrap_or_default(),
                     purpose: r.purpose,
                     reason_code: r.reason_code,
                     decision: r.decision,

@@ -183,6 +183,7 @@ async fn destroy(
         branch: None,
         action: DESTROY_ACTION.into(),
         patient_token: None,
+        patient_tokens: None,
         purpose: None,
         reason_code: Some("retention_ended".into()),
         decision: "success".into(),

@@ -236,6 +236,10 @@ pub struct AuditEvent {
     pub action: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub patient_token: Option<String>,
+    /// The tokens of an event about many patients (one decision of a resolve shared by all of
+    /// them); `patient_token` is then absent.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub patient_tokens: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub purpose: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
