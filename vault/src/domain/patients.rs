@@ -874,6 +874,9 @@ impl BatchDecision {
                 (class, d, withheld)
             })
             .collect();
+        let notify = per_class
+            .iter()
+            .any(|(_, d, _)| d.obligations.contains(&Obligation::NotifySecurityOfficer));
         let reasons = per_class
             .iter()
             .map(|(class, d, _)| {
@@ -884,19 +887,12 @@ impl BatchDecision {
                     d.reasons.join(",")
                 )
             })
-            .chain(
-                per_class
-                    .iter()
-                    .any(|(_, d, _)| d.obligations.contains(&Obligation::NotifySecurityOfficer))
-                    .then(|| "obligation:notify_security_officer".to_owned()),
-            )
+            .chain(notify.then(|| "obligation:notify_security_officer".to_owned()))
             .collect::<Vec<_>>()
             .join("; ");
         Self {
             any: per_class.iter().any(|(_, d, _)| d.allowed),
-            notify: per_class
-                .iter()
-                .any(|(_, d, _)| d.obligations.contains(&Obligation::NotifySecurityOfficer)),
+            notify,
             per_class,
             reasons,
         }
