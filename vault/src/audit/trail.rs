@@ -1,6 +1,7 @@
 //! Audit events of decisions. Written before any data leaves; if they cannot be committed the
 //! request fails (the caller maps the store error to 503).
 
+use crate::clock::Clock;
 use crate::domain::principal::{Principal, RequestMeta};
 use crate::store::audit::AuditRow;
 
@@ -29,6 +30,17 @@ pub struct AuditTrail<'a> {
     pub principal: &'a Principal,
     pub meta: &'a RequestMeta,
     pub at: i64,
+}
+
+impl<'a> AuditTrail<'a> {
+    /// The trail of one request, its events stamped with the clock's time now.
+    pub fn now(principal: &'a Principal, meta: &'a RequestMeta, clock: &dyn Clock) -> Self {
+        Self {
+            principal,
+            meta,
+            at: clock.unix_seconds(),
+        }
+    }
 }
 
 impl AuditTrail<'_> {

@@ -45,11 +45,7 @@ impl Alerts {
         let decision = self
             .policy
             .decide(&principal.access_request().action(Action::ReadAudit));
-        let trail = AuditTrail {
-            principal,
-            meta,
-            at: self.clock.unix_seconds(),
-        };
+        let trail = AuditTrail::now(principal, meta, &*self.clock);
         let outcome = if decision.allowed {
             Outcome::Permit
         } else {
@@ -84,11 +80,7 @@ impl Alerts {
         let decision = self
             .policy
             .decide(&principal.access_request().action(Action::ReadAudit));
-        let trail = AuditTrail {
-            principal,
-            meta,
-            at: self.clock.unix_seconds(),
-        };
+        let trail = AuditTrail::now(principal, meta, &*self.clock);
         let outcome = if decision.allowed {
             Outcome::Permit
         } else {

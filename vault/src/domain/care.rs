@@ -85,11 +85,7 @@ impl Care {
             .patient(token, principal.token_domain())
             .retention_only(self.patients.retention_only(principal, token).await?);
         let decision = self.policy.decide(&request);
-        let trail = AuditTrail {
-            principal,
-            meta,
-            at: self.clock.unix_seconds(),
-        };
+        let trail = AuditTrail::now(principal, meta, &*self.clock);
         let outcome = if decision.allowed {
             Outcome::Permit
         } else {

@@ -171,11 +171,7 @@ impl Oversight {
     }
 
     fn trail<'a>(&self, principal: &'a Principal, meta: &'a RequestMeta) -> AuditTrail<'a> {
-        AuditTrail {
-            principal,
-            meta,
-            at: self.clock.unix_seconds(),
-        }
+        AuditTrail::now(principal, meta, &*self.clock)
     }
 
     /// Decides `action` on the audit log. A denial is committed as a `deny` event named

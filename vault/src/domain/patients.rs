@@ -176,11 +176,7 @@ impl Patients {
     }
 
     fn trail<'a>(&self, principal: &'a Principal, meta: &'a RequestMeta) -> AuditTrail<'a> {
-        AuditTrail {
-            principal,
-            meta,
-            at: self.clock.unix_seconds(),
-        }
+        AuditTrail::now(principal, meta, &*self.clock)
     }
 
     /// Records a denial and returns the error to give the caller.

@@ -91,11 +91,7 @@ impl Records {
             .break_glass(facts.break_glass)
             .retention_only(facts.retention_only);
         let decision = self.policy.decide(&request);
-        let trail = AuditTrail {
-            principal,
-            meta,
-            at: self.clock.unix_seconds(),
-        };
+        let trail = AuditTrail::now(principal, meta, &*self.clock);
         // An access the grant allows carries its reason code and id in the audit row.
         let grant = facts.under_break_glass();
         let reason_code = grant.map(|g| g.reason_code.as_str());

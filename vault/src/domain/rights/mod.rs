@@ -136,11 +136,7 @@ impl Rights {
     }
 
     fn trail<'a>(&self, principal: &'a Principal, meta: &'a RequestMeta) -> AuditTrail<'a> {
-        AuditTrail {
-            principal,
-            meta,
-            at: self.clock.unix_seconds(),
-        }
+        AuditTrail::now(principal, meta, &*self.clock)
     }
 
     /// Decides `action` (on the patient behind `token`, or on the queue), returning the permit's
