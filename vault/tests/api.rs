@@ -592,7 +592,7 @@ async fn resolve_batch_answers_each_token(backend: Backend) {
     assert!(
         app.state
             .sealed
-            .shred_patient(found[&gone].patient)
+            .shred_patient(found[0].as_ref().unwrap().patient)
             .await
             .unwrap()
     );
@@ -636,6 +636,42 @@ on_both_backends!(
     a_resolve_batch_answers_each_token_on_its_own,
     resolve_batch_answers_each_token
 );
+
+/// Migration 0011 (ADR 0020): on PostgreSQL every text column of the vault compares bytewise,
+/// whatever locale the database was created with, and audit token lists are stored without
+/// compression. A later migration that adds a text column without `COLLATE "C"` fails here.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_text_columns_compare_bytewise() {
+    let app = TestApp::spawn(Backend::Postgres).await;
+    let text_columns = app
+        .raw_count(
+            "SELECT COUNT(*) FROM information_schema.columns WHERE table_schema = current_schema() \
+             AND data_type = 'text' AND table_name NOT LIKE '\\_sqlx%'",
+        )
+        .await;
+    assert!(
+        text_columns > 50,
+        "the schema has its text columns: {text_columns}"
+    );
+    let locale_ordered = app
+        .raw_count(
+            "SELECT COUNT(*) FROM information_schema.columns WHERE table_schema = current_schema() \
+             AND data_type = 'text' AND table_name NOT LIKE '\\_sqlx%' \
+             AND collation_name IS DISTINCT FROM 'C'",
+        )
+        .await;
+    assert_eq!(locale_ordered, 0, "text columns that compare by locale");
+    let uncompressed = app
+        .raw_count(
+            "SELECT COUNT(*) FROM pg_attribute WHERE attrelid = 'audit_events'::regclass \
+             AND attname = 'patient_tokens' AND attstorage = 'e'",
+        )
+        .await;
+    assert_eq!(
+        uncompressed, 1,
+        "audit token lists are stored out of line, uncompressed"
+    );
+}
 
 async fn audit_failure_fails_closed(backend: Backend) {
     let app = TestApp::spawn(backend).await;

@@ -777,7 +777,10 @@ async fn run(a: Args) -> Result<(), Failure> {
                     run.unseal.rps() / stub.rps()
                 );
             }
-            out += &format!("{prefix}cache_misses={}\n", run.cache_misses);
+            out += &format!(
+                "{prefix}cache_misses={}\n{prefix}audit_events_per_commit={:.2}\n",
+                run.cache_misses, run.events_per_commit
+            );
         }
         out += &format!(
             "rps_ratio={rps_ratio:.2}\np99_ratio={p99_ratio:.3}\nresolve_ratio={resolve_ratio:.2}\nbatch={}\nplaintext_bytes={}\n",
@@ -798,6 +801,8 @@ struct Results {
     /// The unseal through the vault whose audit writer is stubbed out, when there is one.
     stub: Option<Stats>,
     cache_misses: f64,
+    /// Audit events per group commit during the unseal slices.
+    events_per_commit: f64,
 }
 
 struct Suite<'a> {
@@ -935,6 +940,10 @@ impl Suite<'_> {
         let slice = self.duration / u32::try_from(rounds).map_err(|_| "too many rounds")?;
         let misses = "vault_dek_cache_misses_total";
         let (mut cache_misses, mut cache_hits) = (0.0, 0.0);
+        // Audit commits and the events they carried during the unseal slices: their quotient is
+        // the group-commit factor the audited unseal got.
+        let (batches, events) = ("vault_audit_batches_total", "vault_audit_events_total");
+        let (mut unseal_batches, mut unseal_events) = (0.0, 0.0);
         let mut pooled: Vec<Vec<u64>> = vec![Vec::new(); loads.len()];
         for round in 1..=rounds {
             let mut line = format!("  round {round}/{rounds}:");
@@ -943,6 +952,8 @@ impl Suite<'_> {
                     Some((
                         metric(&vault.base, misses).await?,
                         metric(&vault.base, "vault_dek_cache_hits_total").await?,
+                        metric(&vault.base, batches).await?,
+                        metric(&vault.base, events).await?,
                     ))
                 } else {
                     None
@@ -956,9 +967,11 @@ impl Suite<'_> {
                     *min_body,
                 )
                 .await?;
-                if let Some((m, h)) = before {
+                if let Some((m, h, b, e)) = before {
                     cache_misses += metric(&vault.base, misses).await? - m;
                     cache_hits += metric(&vault.base, "vault_dek_cache_hits_total").await? - h;
+                    unseal_batches += metric(&vault.base, batches).await? - b;
+                    unseal_events += metric(&vault.base, events).await? - e;
                 }
                 line += &format!(" {:.0}/s", lat.len() as f64 / slice.as_secs_f64());
                 pooled[k].extend(lat);
@@ -984,9 +997,14 @@ impl Suite<'_> {
             many: next(3),
             stub: (loads.len() > 4).then(|| next(4)),
             cache_misses,
+            events_per_commit: unseal_events / unseal_batches.max(1.0),
         };
         println!(
             "  DEK cache during the unseal slices (warm-ups included): {cache_hits} hits, {cache_misses} misses"
+        );
+        println!(
+            "  audit during the unseal slices (warm-ups included): {unseal_events} events in {unseal_batches} commits, {:.2} per commit",
+            unseal_events / unseal_batches.max(1.0)
         );
         Ok(results)
     }

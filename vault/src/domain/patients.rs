@@ -579,7 +579,7 @@ impl Patients {
         let consenting: HashSet<PatientId> = match purpose.required_consent() {
             None => HashSet::new(),
             Some(needed) => {
-                let ids: Vec<PatientId> = found.values().map(|e| e.patient).collect();
+                let ids: Vec<PatientId> = found.iter().flatten().map(|e| e.patient).collect();
                 store::rights::consents_in_force(db, &ids)
                     .await?
                     .into_iter()
@@ -596,8 +596,8 @@ impl Patients {
         // written out once.
         let mut decided: HashMap<FactKey, BatchDecision> = HashMap::new();
         let mut decision_of: Vec<Option<FactKey>> = Vec::with_capacity(tokens.len());
-        for token in tokens {
-            let Some(entry) = found.get(token) else {
+        for (token, entry) in tokens.iter().zip(&found) {
+            let Some(entry) = entry else {
                 shared.add(token, Outcome::Deny, None, "unknown_token".into());
                 decision_of.push(None);
                 continue;
@@ -664,14 +664,13 @@ impl Patients {
 
         // Only now open what was allowed.
         let mut out = Vec::with_capacity(tokens.len());
-        for (token, key) in tokens.iter().zip(decision_of) {
+        for ((token, entry), key) in tokens.iter().zip(&found).zip(decision_of) {
             let not_found = || ResolvedPatient {
                 token: token.clone(),
                 found: false,
                 fields: BTreeMap::new(),
             };
-            let (Some(entry), Some(d)) = (found.get(token), key.and_then(|k| decided.get(&k)))
-            else {
+            let (Some(entry), Some(d)) = (entry, key.and_then(|k| decided.get(&k))) else {
                 out.push(not_found());
                 continue;
             };

@@ -153,9 +153,24 @@ pub struct ResolveEntry {
     pub fields: Vec<StoredField>,
 }
 
+/// One row of a resolve: a token found, by its place in the list asked for (from 0), with its
+/// patient's key state and the sealed fields asked for. PostgreSQL answers one row per token
+/// with the fields as arrays; SQLite one row per token and field.
 #[derive(sqlx::FromRow)]
-struct ResolveJoinRow {
-    token: String,
+struct ResolveRow {
+    position: i64,
+    patient_id: String,
+    shredded_at: Option<i64>,
+    kek_version: Option<i64>,
+    wrapped_dek: Option<Vec<u8>>,
+    fields: Option<Vec<String>>,
+    versions: Option<Vec<i64>>,
+    envelopes: Option<Vec<Vec<u8>>>,
+}
+
+#[derive(sqlx::FromRow)]
+struct ResolveFieldRow {
+    position: i64,
     patient_id: String,
     shredded_at: Option<i64>,
     kek_version: Option<i64>,
@@ -165,39 +180,72 @@ struct ResolveJoinRow {
     envelope: Option<Vec<u8>>,
 }
 
+impl From<ResolveFieldRow> for ResolveRow {
+    fn from(r: ResolveFieldRow) -> Self {
+        let (fields, versions, envelopes) = match (r.field, r.version, r.envelope) {
+            (Some(f), Some(v), Some(e)) => (Some(vec![f]), Some(vec![v]), Some(vec![e])),
+            _ => (None, None, None),
+        };
+        ResolveRow {
+            position: r.position,
+            patient_id: r.patient_id,
+            shredded_at: r.shredded_at,
+            kek_version: r.kek_version,
+            wrapped_dek: r.wrapped_dek,
+            fields,
+            versions,
+            envelopes,
+        }
+    }
+}
+
 /// A resolve's reads in one statement: each token of `domain` with its patient, the patient's
-/// DEK of `dek_version` (or that it was shredded) and the sealed `fields`. Tokens not found are
-/// absent from the answer. The token and field lists travel as one array parameter each
-/// (PostgreSQL) or one JSON array (SQLite), joined rather than spelled out as `IN ($1, ...)`:
-/// with a list of hundreds of parameters PostgreSQL's generic plan rebuilt and scanned the list
-/// for every row it looked at, which was the largest cost of a 300-token resolve.
+/// DEK of `dek_version` (or that it was shredded) and the sealed `fields`. The answer has one
+/// entry per token, in the order asked; `None` for a token not found.
+///
+/// How it is shaped, from the day-view profiles (ADR 0018, ADR 0020):
+/// - The token and field lists travel as one array parameter each (PostgreSQL) or one JSON
+///   array (SQLite), joined rather than spelled out as `IN ($1, ...)`: with a list of hundreds
+///   of parameters PostgreSQL's generic plan rebuilt and scanned the list for every row.
+/// - On PostgreSQL a token's fields come aggregated in one row. Joined flat, the planner read
+///   every identity field of the patient and filtered afterwards (eleven heap fetches for three
+///   fields); aggregated, it probes the index for the fields asked for only, and a third of the
+///   rows go back, each without repeating the token's key material.
+/// - A row names its token by its place in the list, not by the token's text, and the
+///   patient row is probed only when the DEK is missing: a shred deletes the DEKs and marks the
+///   patient in one transaction, so in one snapshot a DEK present means not shredded.
 pub async fn resolve_batch(
     db: &Database,
     domain: &str,
     tokens: &[String],
     fields: &[&str],
     dek_version: u32,
-) -> Result<std::collections::HashMap<String, ResolveEntry>, StoreError> {
-    use std::collections::HashMap;
+) -> Result<Vec<Option<ResolveEntry>>, StoreError> {
     if tokens.is_empty() {
-        return Ok(HashMap::new());
+        return Ok(Vec::new());
     }
-    const POSTGRES: &str = "SELECT t.token, t.patient_id, p.shredded_at, d.kek_version, \
-        d.wrapped_dek, f.field, f.version, f.envelope \
-        FROM UNNEST($2::TEXT[]) AS q (token) \
+    const POSTGRES: &str = "SELECT q.position - 1 AS position, t.patient_id, \
+        CASE WHEN d.wrapped_dek IS NULL THEN \
+            (SELECT p.shredded_at FROM patients p WHERE p.patient_id = t.patient_id) END \
+            AS shredded_at, \
+        d.kek_version, d.wrapped_dek, f.fields, f.versions, f.envelopes \
+        FROM UNNEST($2::TEXT[]) WITH ORDINALITY AS q (token, position) \
         JOIN patient_tokens t ON t.token = q.token AND t.domain = $1 \
-        JOIN patients p ON p.patient_id = t.patient_id \
         LEFT JOIN patient_deks d ON d.patient_id = t.patient_id AND d.dek_version = $3 \
-        LEFT JOIN identity_fields f ON f.patient_id = t.patient_id AND f.field = ANY($4::TEXT[])";
-    const SQLITE: &str = "SELECT t.token, t.patient_id, p.shredded_at, d.kek_version, \
-        d.wrapped_dek, f.field, f.version, f.envelope \
+        CROSS JOIN LATERAL (SELECT array_agg(i.field) AS fields, array_agg(i.version) AS versions, \
+            array_agg(i.envelope) AS envelopes FROM identity_fields i \
+            WHERE i.patient_id = t.patient_id AND i.field = ANY($4::TEXT[])) f";
+    const SQLITE: &str = "SELECT q.key AS position, t.patient_id, \
+        CASE WHEN d.wrapped_dek IS NULL THEN \
+            (SELECT p.shredded_at FROM patients p WHERE p.patient_id = t.patient_id) END \
+            AS shredded_at, \
+        d.kek_version, d.wrapped_dek, f.field, f.version, f.envelope \
         FROM json_each(?2) AS q \
         JOIN patient_tokens t ON t.token = q.value AND t.domain = ?1 \
-        JOIN patients p ON p.patient_id = t.patient_id \
         LEFT JOIN patient_deks d ON d.patient_id = t.patient_id AND d.dek_version = ?3 \
         LEFT JOIN identity_fields f ON f.patient_id = t.patient_id \
         AND f.field IN (SELECT value FROM json_each(?4))";
-    let rows: Vec<ResolveJoinRow> = match db {
+    let rows: Vec<ResolveRow> = match db {
         Database::Postgres(pool) => {
             sqlx::query_as(POSTGRES)
                 .bind(domain)
@@ -211,26 +259,34 @@ pub async fn resolve_batch(
             let json = |v: Result<String, serde_json::Error>| {
                 v.map_err(|e| StoreError::Corrupt(format!("resolve lists as JSON: {e}")))
             };
-            sqlx::query_as(SQLITE)
+            sqlx::query_as::<_, ResolveFieldRow>(SQLITE)
                 .bind(domain)
                 .bind(json(serde_json::to_string(tokens))?)
                 .bind(i64::from(dek_version))
                 .bind(json(serde_json::to_string(fields))?)
                 .fetch_all(pool)
                 .await?
+                .into_iter()
+                .map(ResolveRow::from)
+                .collect()
         }
     };
-    let mut out: HashMap<String, ResolveEntry> = HashMap::with_capacity(tokens.len());
+    let mut out: Vec<Option<ResolveEntry>> =
+        std::iter::repeat_with(|| None).take(tokens.len()).collect();
     for r in rows {
-        let entry = match out.entry(r.token) {
-            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-            std::collections::hash_map::Entry::Vacant(e) => {
+        let slot = usize::try_from(r.position)
+            .ok()
+            .and_then(|i| out.get_mut(i))
+            .ok_or_else(|| StoreError::Corrupt("a resolve row outside the token list".into()))?;
+        let entry = match slot {
+            Some(entry) => entry,
+            None => {
                 let patient: PatientId = parse_id(&r.patient_id, "patient_id")?;
                 let keys = match (r.shredded_at, r.kek_version, r.wrapped_dek) {
-                    (Some(_), ..) => super::keys::PatientKeyState::Shredded,
                     (None, Some(kek_version), Some(bytes)) => super::keys::PatientKeyState::Live(
                         super::keys::StoredDek::new(patient, dek_version, kek_version, bytes)?,
                     ),
+                    (Some(_), None, None) => super::keys::PatientKeyState::Shredded,
                     // One statement reads one snapshot: a live patient without the DEK is
                     // damage, not a shred racing the read.
                     _ => {
@@ -239,22 +295,32 @@ pub async fn resolve_batch(
                         ));
                     }
                 };
-                e.insert(ResolveEntry {
+                slot.insert(ResolveEntry {
                     patient,
                     keys,
                     fields: Vec::new(),
                 })
             }
         };
-        if let (Some(field), Some(version), Some(envelope)) = (r.field, r.version, r.envelope)
-            && !entry.fields.iter().any(|f| f.field == field)
-        {
-            entry.fields.push(StoredField {
-                patient: entry.patient,
-                field,
-                version: to_u32(version, "version")?,
-                envelope,
-            });
+        let (names, versions, envelopes) = (
+            r.fields.unwrap_or_default(),
+            r.versions.unwrap_or_default(),
+            r.envelopes.unwrap_or_default(),
+        );
+        if names.len() != versions.len() || names.len() != envelopes.len() {
+            return Err(StoreError::Corrupt(
+                "resolve field arrays differ in length".into(),
+            ));
+        }
+        for ((field, version), envelope) in names.into_iter().zip(versions).zip(envelopes) {
+            if !entry.fields.iter().any(|f| f.field == field) {
+                entry.fields.push(StoredField {
+                    patient: entry.patient,
+                    field,
+                    version: to_u32(version, "version")?,
+                    envelope,
+                });
+            }
         }
     }
     Ok(out)
