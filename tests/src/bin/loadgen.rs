@@ -988,6 +988,7 @@ impl Suite<'_> {
         }
         let seconds = slice.as_secs_f64() * rounds as f64;
         let mut pooled = pooled.into_iter();
+        let events_per_commit = unseal_events / unseal_batches.max(1.0);
         let mut next =
             |k: usize| summarise(&loads[k].0, pooled.next().unwrap_or_default(), seconds);
         let results = Results {
@@ -997,14 +998,13 @@ impl Suite<'_> {
             many: next(3),
             stub: (loads.len() > 4).then(|| next(4)),
             cache_misses,
-            events_per_commit: unseal_events / unseal_batches.max(1.0),
+            events_per_commit,
         };
         println!(
             "  DEK cache during the unseal slices (warm-ups included): {cache_hits} hits, {cache_misses} misses"
         );
         println!(
-            "  audit during the unseal slices (warm-ups included): {unseal_events} events in {unseal_batches} commits, {:.2} per commit",
-            unseal_events / unseal_batches.max(1.0)
+            "  audit during the unseal slices (warm-ups included): {unseal_events} events in {unseal_batches} commits, {events_per_commit:.2} per commit"
         );
         Ok(results)
     }
