@@ -491,6 +491,24 @@ async fn bad_input(backend: Backend) {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
     assert!(v["message"].as_str().unwrap().contains("snils"), "{v}");
     assert!(!v.to_string().contains("445 96"), "value echoed: {v}");
+    let mut many = identity();
+    many["phones"] = json!(
+        (0..11)
+            .map(|i| format!("+7913000000{i:01}"))
+            .collect::<Vec<_>>()
+    );
+    let (status, v) = app
+        .post("/v1/patients", &app.clinic, json!({"identity": many}))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert!(
+        v["message"].as_str().unwrap().contains("identity.phones")
+            && v["message"]
+                .as_str()
+                .unwrap()
+                .contains("at most 10 phone numbers"),
+        "{v}"
+    );
     let mut extra = identity();
     extra["blood_type"] = json!("A+");
     let (status, v) = app
@@ -670,6 +688,32 @@ async fn postgres_text_columns_compare_bytewise() {
     assert_eq!(
         uncompressed, 1,
         "audit token lists are stored out of line, uncompressed"
+    );
+}
+
+/// Migration 0012 (ADR 0021): on PostgreSQL the key index of `identity_fields` carries what a
+/// resolve reads, so that it can answer from the index alone, and stays the unique key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_identity_key_carries_what_a_resolve_reads() {
+    let app = TestApp::spawn(Backend::Postgres).await;
+    let covering_key = app
+        .raw_count(
+            "SELECT COUNT(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
+             WHERE i.indrelid = 'identity_fields'::regclass AND i.indisprimary \
+             AND i.indnkeyatts = 2 AND i.indnatts = 4 \
+             AND pg_get_indexdef(i.indexrelid) LIKE '%(patient_id, field) INCLUDE (version, envelope)'",
+        )
+        .await;
+    assert_eq!(
+        covering_key, 1,
+        "the primary key includes version and envelope"
+    );
+    let indexes = app
+        .raw_count("SELECT COUNT(*) FROM pg_index WHERE indrelid = 'identity_fields'::regclass")
+        .await;
+    assert_eq!(
+        indexes, 1,
+        "one index serves as key and for the resolve's reads"
     );
 }
 

@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use policy::Purpose;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 use thiserror::Error;
 use utoipa::ToSchema;
 
@@ -24,7 +24,8 @@ pub struct PatientIdentity {
     pub patronymic: Option<PersonName>,
     pub birth_date: BirthDate,
     pub sex: Sex,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "at_most_max_phones")]
+    #[schema(max_items = 10)]
     pub phones: Vec<PhoneE164>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<Email>,
@@ -36,6 +37,33 @@ pub struct PatientIdentity {
     pub address: Option<Address>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inn: Option<Inn>,
+}
+
+/// The most phone numbers one patient may have. Enough for anyone, and it bounds the sealed
+/// `phones` field, which the vault's PostgreSQL key index carries (ADR 0021).
+pub const MAX_PHONES: usize = 10;
+
+fn at_most_max_phones<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<PhoneE164>, D::Error> {
+    let phones = Vec::<PhoneE164>::deserialize(d)?;
+    if phones.len() > MAX_PHONES {
+        return Err(serde::de::Error::invalid_length(
+            phones.len(),
+            &"at most 10 phone numbers",
+        ));
+    }
+    Ok(phones)
+}
+
+fn maybe_at_most_max_phones<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Vec<PhoneE164>>, D::Error> {
+    match Option::<Vec<PhoneE164>>::deserialize(d)? {
+        Some(phones) if phones.len() > MAX_PHONES => Err(serde::de::Error::invalid_length(
+            phones.len(),
+            &"at most 10 phone numbers",
+        )),
+        other => Ok(other),
+    }
 }
 
 /// `POST /v1/patients`.
@@ -67,7 +95,12 @@ pub struct UpdatePatientRequest {
     pub birth_date: Option<BirthDate>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sex: Option<Sex>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "maybe_at_most_max_phones"
+    )]
+    #[schema(max_items = 10)]
     pub phones: Option<Vec<PhoneE164>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<Email>,
@@ -368,6 +401,36 @@ mod tests {
                 "inn": "500100732259"
             }})
         );
+    }
+
+    #[test]
+    fn a_patient_has_at_most_ten_phones() {
+        let phones =
+            |n: usize| -> Vec<String> { (0..n).map(|i| format!("+7912345670{i:01}")).collect() };
+        let mut card = identity_json();
+        card["phones"] = json!(phones(MAX_PHONES));
+        let ten: PatientIdentity = serde_json::from_value(card.clone()).unwrap();
+        assert_eq!(ten.phones.len(), 10);
+        card["phones"] = json!(phones(MAX_PHONES + 1));
+        let err = serde_json::from_value::<PatientIdentity>(card)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("at most 10 phone numbers"), "{err}");
+
+        let update: UpdatePatientRequest =
+            serde_json::from_value(json!({"phones": phones(MAX_PHONES)})).unwrap();
+        assert_eq!(update.phones.map(|p| p.len()), Some(10));
+        let err = serde_json::from_value::<UpdatePatientRequest>(
+            json!({"phones": phones(MAX_PHONES + 1)}),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("at most 10 phone numbers"), "{err}");
+        // Absent and null still mean "keep".
+        let keep: UpdatePatientRequest = serde_json::from_value(json!({"phones": null})).unwrap();
+        assert!(keep.phones.is_none());
+        let keep: UpdatePatientRequest = serde_json::from_value(json!({})).unwrap();
+        assert!(keep.phones.is_none());
     }
 
     #[test]
