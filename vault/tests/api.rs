@@ -698,8 +698,7 @@ async fn postgres_identity_key_carries_what_a_resolve_reads() {
     let app = TestApp::spawn(Backend::Postgres).await;
     let covering_key = app
         .raw_count(
-            "SELECT COUNT(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
-             WHERE i.indrelid = 'identity_fields'::regclass AND i.indisprimary \
+            "SELECT COUNT(*) FROM pg_index i WHERE i.indrelid = 'identity_fields'::regclass AND i.indisprimary \
              AND i.indnkeyatts = 2 AND i.indnatts = 4 \
              AND pg_get_indexdef(i.indexrelid) LIKE '%(patient_id, field) INCLUDE (version, envelope)'",
         )

@@ -6,7 +6,8 @@
 -- the same.
 --
 -- A btree entry holds at most about 2,700 bytes. The largest identity field the API accepts is
--- an address of 300 characters or ten phone numbers; sealed, each stays under 1,000 bytes.
+-- an address of 300 characters (at most 1,200 bytes of UTF-8) or ten phone numbers; sealed,
+-- each stays under 1,300 bytes.
 ALTER TABLE identity_fields
     DROP CONSTRAINT identity_fields_pkey,
     ADD CONSTRAINT identity_fields_pkey PRIMARY KEY (patient_id, field) INCLUDE (version, envelope);

@@ -44,26 +44,24 @@ pub struct PatientIdentity {
 pub const MAX_PHONES: usize = 10;
 
 fn at_most_max_phones<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<PhoneE164>, D::Error> {
-    let phones = Vec::<PhoneE164>::deserialize(d)?;
-    if phones.len() > MAX_PHONES {
-        return Err(serde::de::Error::invalid_length(
-            phones.len(),
-            &"at most 10 phone numbers",
-        ));
-    }
-    Ok(phones)
+    no_more_than_max_phones(Vec::deserialize(d)?)
 }
 
 fn maybe_at_most_max_phones<'de, D: Deserializer<'de>>(
     d: D,
 ) -> Result<Option<Vec<PhoneE164>>, D::Error> {
-    match Option::<Vec<PhoneE164>>::deserialize(d)? {
-        Some(phones) if phones.len() > MAX_PHONES => Err(serde::de::Error::invalid_length(
-            phones.len(),
-            &"at most 10 phone numbers",
-        )),
-        other => Ok(other),
+    Option::<Vec<PhoneE164>>::deserialize(d)?
+        .map(no_more_than_max_phones)
+        .transpose()
+}
+
+fn no_more_than_max_phones<E: serde::de::Error>(
+    phones: Vec<PhoneE164>,
+) -> Result<Vec<PhoneE164>, E> {
+    if phones.len() > MAX_PHONES {
+        return Err(E::invalid_length(phones.len(), &"at most 10 phone numbers"));
     }
+    Ok(phones)
 }
 
 /// `POST /v1/patients`.
