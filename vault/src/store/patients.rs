@@ -203,14 +203,15 @@ impl From<ResolveFieldRow> for ResolveRow {
 /// DEK of `dek_version` (or that it was shredded) and the sealed `fields`. The answer has one
 /// entry per token, in the order asked; `None` for a token not found.
 ///
-/// How it is shaped, from the day-view profiles (ADR 0018, ADR 0020):
+/// How it is shaped, from the day-view profiles (ADR 0018, 0020, 0021):
 /// - The token and field lists travel as one array parameter each (PostgreSQL) or one JSON
 ///   array (SQLite), joined rather than spelled out as `IN ($1, ...)`: with a list of hundreds
 ///   of parameters PostgreSQL's generic plan rebuilt and scanned the list for every row.
-/// - On PostgreSQL a token's fields come aggregated in one row. Joined flat, the planner read
-///   every identity field of the patient and filtered afterwards (eleven heap fetches for three
-///   fields); aggregated, it probes the index for the fields asked for only, and a third of the
-///   rows go back, each without repeating the token's key material.
+/// - On PostgreSQL a token's fields come aggregated in one row, so a third of the rows go
+///   back, each without repeating the token's key material. The flat join costs the executor
+///   less but lost end to end in the clinic bench (ADR 0021), on the rows it sends and the
+///   vault decodes. Either way the fields are read from the primary key's index, which
+///   carries version and envelope (migration 0012).
 /// - A row names its token by its place in the list, not by the token's text, and the
 ///   patient row is probed only when the DEK is missing: a shred deletes the DEKs and marks the
 ///   patient in one transaction, so in one snapshot a DEK present means not shredded.
