@@ -1,6 +1,7 @@
 //! The tamper-evident audit on both backends: edits, deletions, reorderings, insertions and a
 //! rewrite with recomputed hashes are each named by `verify` at the right event or checkpoint;
-//! the database refuses UPDATE and DELETE; concurrent events share group commits.
+//! the database refuses UPDATE and DELETE; concurrent events share group commits; the alert
+//! scanner's rate rules count their own windows.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests stop at the first fault
 
 mod support;
@@ -9,6 +10,7 @@ use serde_json::json;
 use support::app::{TestApp, identity};
 use vault::audit::chain;
 use vault::audit::verify::{ChainFault, CheckpointFault, VerifyReport, verify};
+use vault::clock::Clock;
 use vault::store::Backend;
 use vault::store::audit::AuditRow;
 
@@ -578,3 +580,79 @@ async fn syslog_export_over_tcp_and_tls() {
     assert_eq!(got.first().and_then(|v| v["seq"].as_i64()), Some(5));
     assert_eq!(got.len() as i64, total - 4);
 }
+
+/// An event of `principal` about one patient (or a list of them) at `at`.
+fn access(principal: &str, role: &str, action: &str, decision: &str, at: i64) -> AuditRow {
+    AuditRow {
+        at,
+        principal: principal.into(),
+        role: role.into(),
+        action: action.into(),
+        decision: decision.into(),
+        ..event(0)
+    }
+}
+
+/// The rate rules count each one's own window before the newest event: reads from before the
+/// hour do not count towards a doctor's patient volume, the reads of the hour do, and a rule
+/// that fired stays quiet for that principal while others still fire.
+async fn rate_rules(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let writer = app.state.audit.clone();
+    let scanner = app.state.alert_scanner.clone();
+    // Whatever setting the app up wrote is scanned first.
+    scanner.scan_once().await.unwrap();
+    let now = app.clock.unix_seconds();
+    let read = |i: usize, at: i64| AuditRow {
+        patient_token: Some(format!("pt_volume{i:04}")),
+        ..access("staff:dr-volume", "doctor", "read_record", "permit", at)
+    };
+    let fired = |raised: &[vault::store::alerts::AlertRow]| {
+        let mut rules: Vec<(String, String)> = raised
+            .iter()
+            .map(|a| (a.rule.clone(), a.principal.clone()))
+            .collect();
+        rules.sort();
+        rules
+    };
+
+    // 31 patients two hours ago and 5 now: 5 within the hour, under the threshold of 30.
+    let mut rows: Vec<AuditRow> = (0..31).map(|i| read(i, now - 7200)).collect();
+    rows.extend((31..36).map(|i| read(i, now)));
+    writer.record(rows).await.unwrap();
+    assert_eq!(fired(&scanner.scan_once().await.unwrap()), vec![]);
+
+    // 26 more patients within the hour: 31 in it, and the rule fires once.
+    writer
+        .record((36..62).map(|i| read(i, now - 60)).collect())
+        .await
+        .unwrap();
+    assert_eq!(
+        fired(&scanner.scan_once().await.unwrap()),
+        vec![("patient_volume".into(), "staff:dr-volume".into())]
+    );
+
+    // Quiet for that doctor now; five denials of another principal and a service resolving
+    // 3,001 tokens in a minute still raise theirs.
+    let mut rows: Vec<AuditRow> = (62..100).map(|i| read(i, now)).collect();
+    rows.extend((0..5).map(|_| access("staff:dr-denied", "doctor", "read_record", "deny", now)));
+    rows.push(AuditRow {
+        patient_tokens: Some(
+            (0..3001)
+                .map(|i| format!("pt_rate{i:04}"))
+                .collect::<Vec<_>>()
+                .join(" "),
+        ),
+        ..access("service:clinic-app", "service", "resolve", "permit", now)
+    });
+    writer.record(rows).await.unwrap();
+    assert_eq!(
+        fired(&scanner.scan_once().await.unwrap()),
+        vec![
+            ("repeated_denials".into(), "staff:dr-denied".into()),
+            ("service_resolve_rate".into(), "service:clinic-app".into()),
+        ]
+    );
+    assert!(check(&app).await.passed());
+}
+on_both_backends!(rate_rules_count_their_own_windows, rate_rules);

@@ -2,15 +2,19 @@
 //!
 //! The scanner follows the committed audit by sequence number (so it sees every replica's
 //! events, including those written inside data transactions), evaluates the rules over the
-//! new events and the last hour before them, stores each alert and hands it to the notifier.
-//! The rules are pure functions of events and thresholds: tests drive them with fixed times.
+//! new events and, for the rate rules, each one's window of the principals that acted, stores
+//! each alert and hands it to the notifier. A scan reads the new events and those windows
+//! only, through the `(principal, at)` index, and skips the window of a rate rule that is
+//! quiet for that principal: its cost follows the events, not the length of the audit (ADR
+//! 0022). The rules are pure functions of events and thresholds: tests drive them with fixed
+//! times.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::clock::Clock;
-use crate::store::alerts::{self, AlertRow};
+use crate::store::alerts::{self, AlertRow, RuleEvents};
 use crate::store::audit::ChainedRow;
 use crate::store::{Database, StoreError};
 
@@ -52,6 +56,51 @@ const READS: [&str; 5] = [
     "read_justification",
 ];
 
+/// A rule that counts one principal's events over a horizon and, once fired, stays quiet for
+/// that principal for a while. The scanner reads a rule's window only for principals that
+/// acted since the last scan and for whom the rule is not quiet.
+pub struct RateRule {
+    pub rule: &'static str,
+    /// Seconds before the newest event that the rule counts.
+    pub horizon: i64,
+    pub quiet_for: i64,
+    pub events: RuleEvents,
+    /// Whether the rule is about this principal, judged by one of its events.
+    pub applies: fn(&ChainedRow) -> bool,
+}
+
+/// Staff opening more distinct patients in an hour than `patients_per_hour`.
+pub const PATIENT_VOLUME: RateRule = RateRule {
+    rule: "patient_volume",
+    horizon: 3600,
+    quiet_for: 3600,
+    events: RuleEvents::Permitted(&READS),
+    applies: is_staff,
+};
+
+/// `denials_per_10_minutes` denials of one principal.
+pub const REPEATED_DENIALS: RateRule = RateRule {
+    rule: "repeated_denials",
+    horizon: 600,
+    quiet_for: 600,
+    events: RuleEvents::Denied,
+    applies: |_| true,
+};
+
+/// A service resolving more than `service_tokens_per_minute` tokens in a minute.
+pub const SERVICE_RESOLVE_RATE: RateRule = RateRule {
+    rule: "service_resolve_rate",
+    horizon: 60,
+    quiet_for: 600,
+    events: RuleEvents::ByService("resolve"),
+    applies: |e| e.row.role == "service",
+};
+
+pub const RATE_RULES: [&RateRule; 3] = [&PATIENT_VOLUME, &REPEATED_DENIALS, &SERVICE_RESOLVE_RATE];
+
+/// The most events one rate rule's window reads (the newest; see `store::alerts::rule_window`).
+const WINDOW_LIMIT: u64 = 100_000;
+
 /// A rule that fired: what, who, which events, and the window in which it fires only once.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Finding {
@@ -82,9 +131,10 @@ impl AlertRules {
         weekday == 6 || minute < self.working_from || minute >= self.working_until
     }
 
-    /// Evaluates every rule. `new` are the events not seen before; `window` is every event of
-    /// the hour before the newest one (including `new`). `staff_tokens` maps the tokens of
-    /// patients who are staff to that staff member's id.
+    /// Evaluates every rule. `new` are the events not seen before; `window` holds, for the
+    /// principals of `new`, the events each rate rule counts within its horizon before the
+    /// newest event (including `new`; more events do no harm). `staff_tokens` maps the tokens
+    /// of patients who are staff to that staff member's id.
     pub fn evaluate(
         &self,
         new: &[ChainedRow],
@@ -152,7 +202,7 @@ impl AlertRules {
                 .iter()
                 .copied()
                 .filter(|e| {
-                    e.row.at > now - 3600
+                    e.row.at > now - PATIENT_VOLUME.horizon
                         && READS.contains(&e.row.action.as_str())
                         && e.row.decision == "permit"
                 })
@@ -162,7 +212,7 @@ impl AlertRules {
             {
                 let (a, b) = seqs(&hour);
                 found.push(Finding {
-                    rule: "patient_volume",
+                    rule: PATIENT_VOLUME.rule,
                     principal: p.to_owned(),
                     seq_first: a,
                     seq_last: b,
@@ -171,39 +221,41 @@ impl AlertRules {
                         patients.len(),
                         self.patients_per_hour
                     ),
-                    quiet_for: 3600,
+                    quiet_for: PATIENT_VOLUME.quiet_for,
                 });
             }
             let denials: Vec<&ChainedRow> = mine
                 .iter()
                 .copied()
-                .filter(|e| e.row.at > now - 600 && e.row.decision == "deny")
+                .filter(|e| e.row.at > now - REPEATED_DENIALS.horizon && e.row.decision == "deny")
                 .collect();
             // A refused batch of 50 unknown tokens is 50 denials, though it is one event.
             let denied: usize = denials.iter().map(|e| e.row.weight()).sum();
             if denied >= self.denials_per_10_minutes {
                 let (a, b) = seqs(&denials);
                 found.push(Finding {
-                    rule: "repeated_denials",
+                    rule: REPEATED_DENIALS.rule,
                     principal: p.to_owned(),
                     seq_first: a,
                     seq_last: b,
                     details: format!("{denied} denials within ten minutes"),
-                    quiet_for: 600,
+                    quiet_for: REPEATED_DENIALS.quiet_for,
                 });
             }
             let resolved: Vec<&ChainedRow> = mine
                 .iter()
                 .copied()
                 .filter(|e| {
-                    e.row.at > now - 60 && e.row.action == "resolve" && e.row.role == "service"
+                    e.row.at > now - SERVICE_RESOLVE_RATE.horizon
+                        && e.row.action == "resolve"
+                        && e.row.role == "service"
                 })
                 .collect();
             let tokens: usize = resolved.iter().map(|e| e.row.weight()).sum();
             if tokens > self.service_tokens_per_minute {
                 let (a, b) = seqs(&resolved);
                 found.push(Finding {
-                    rule: "service_resolve_rate",
+                    rule: SERVICE_RESOLVE_RATE.rule,
                     principal: p.to_owned(),
                     seq_first: a,
                     seq_last: b,
@@ -211,7 +263,7 @@ impl AlertRules {
                         "{tokens} tokens resolved within a minute (threshold {})",
                         self.service_tokens_per_minute
                     ),
-                    quiet_for: 600,
+                    quiet_for: SERVICE_RESOLVE_RATE.quiet_for,
                 });
             }
         }
@@ -275,16 +327,16 @@ impl AlertScanner {
         let mut tx = self.db.begin().await?;
         let cursor = alerts::cursor(&mut tx).await?;
         let new = crate::store::audit::events_after(&self.db, cursor, 5000).await?;
-        let (Some(first), Some(last)) = (new.first(), new.last()) else {
+        let Some(last) = new.last() else {
             tx.commit().await?;
             return Ok(Vec::new());
         };
-        let window = alerts::window(&mut tx, first.row.at - 3600, last.seq).await?;
+        let now = self.clock.unix_seconds();
+        let window = self.windows(&mut tx, &new, last, now).await?;
         let staff_tokens: HashMap<String, String> = alerts::staff_patient_tokens(&mut tx)
             .await?
             .into_iter()
             .collect();
-        let now = self.clock.unix_seconds();
         let mut raised = Vec::new();
         for f in self.rules.evaluate(&new, &window, &staff_tokens) {
             if f.quiet_for > 0
@@ -310,6 +362,46 @@ impl AlertScanner {
             self.notifier.notify(a).await;
         }
         Ok(raised)
+    }
+
+    /// The rate rules' windows for the principals of `new` (up to `last`), merged in `seq`
+    /// order. A rule quiet for a principal (it fired within its quiet time before `now`)
+    /// could raise nothing, so its window is not read.
+    async fn windows(
+        &self,
+        tx: &mut crate::store::Transaction,
+        new: &[ChainedRow],
+        last: &ChainedRow,
+        now: i64,
+    ) -> Result<Vec<ChainedRow>, StoreError> {
+        let mut by_principal: BTreeMap<&str, Vec<&ChainedRow>> = BTreeMap::new();
+        for e in new {
+            by_principal.entry(&e.row.principal).or_default().push(e);
+        }
+        let mut window = Vec::new();
+        for (principal, events) in by_principal {
+            for rate in RATE_RULES {
+                if !events.iter().any(|e| (rate.applies)(e))
+                    || alerts::fired_since(tx, rate.rule, principal, now - rate.quiet_for).await?
+                {
+                    continue;
+                }
+                window.extend(
+                    alerts::rule_window(
+                        tx,
+                        principal,
+                        last.row.at - rate.horizon,
+                        last.seq,
+                        rate.events,
+                        WINDOW_LIMIT,
+                    )
+                    .await?,
+                );
+            }
+        }
+        window.sort_by_key(|e| e.seq);
+        window.dedup_by_key(|e| e.seq);
+        Ok(window)
     }
 
     /// Raises (and sends) one alert per data request past its legal deadline.

@@ -161,18 +161,52 @@ pub async fn set_cursor(tx: &mut Transaction, seq: i64) -> Result<(), StoreError
     Ok(())
 }
 
-/// Events with `at >= from` and `seq <= to_seq`: the window the rate rules look at.
-pub async fn window(
+/// Which events of a principal a rate rule counts (see `audit::alerts`).
+#[derive(Clone, Copy, Debug)]
+pub enum RuleEvents {
+    /// Permitted events of these actions (the patient-volume rule's reads).
+    Permitted(&'static [&'static str]),
+    /// Denied events of any action.
+    Denied,
+    /// Events of this action by a service principal (the service-rate rule's resolves).
+    ByService(&'static str),
+}
+
+/// The events of `principal` that `events` selects, with `at > since` and `seq <= to_seq`,
+/// newest first, at most `limit`: one rate rule's window. The query reads the principal's
+/// range of the `(principal, at)` index, so a scan reads what its rules count, however long
+/// the audit has grown, and a window cut by `limit` loses its oldest events, never the ones
+/// just written. `seq <= to_seq` is applied here, not in SQL: as a condition it let the
+/// planner add a scan of the whole primary key (ADR 0022).
+pub async fn rule_window(
     tx: &mut Transaction,
-    from: i64,
+    principal: &str,
+    since: i64,
     to_seq: i64,
+    events: RuleEvents,
+    limit: u64,
 ) -> Result<Vec<ChainedRow>, StoreError> {
     let mut q = super::audit::event_columns();
-    q.and_where(Expr::col(AuditEvents::At).gte(from))
-        .and_where(Expr::col(AuditEvents::Seq).lte(to_seq))
-        .order_by(AuditEvents::Seq, Order::Asc)
-        .limit(100_000);
-    tx.fetch_all(&q).await
+    q.and_where(Expr::col(AuditEvents::Principal).eq(principal))
+        .and_where(Expr::col(AuditEvents::At).gt(since));
+    match events {
+        RuleEvents::Permitted(actions) => {
+            q.and_where(Expr::col(AuditEvents::Decision).eq("permit"))
+                .and_where(Expr::col(AuditEvents::Action).is_in(actions.iter().copied()));
+        }
+        RuleEvents::Denied => {
+            q.and_where(Expr::col(AuditEvents::Decision).eq("deny"));
+        }
+        RuleEvents::ByService(action) => {
+            q.and_where(Expr::col(AuditEvents::Action).eq(action))
+                .and_where(Expr::col(AuditEvents::Role).eq("service"));
+        }
+    }
+    q.order_by(AuditEvents::At, Order::Desc).limit(limit);
+    let mut rows: Vec<ChainedRow> = tx.fetch_all(&q).await?;
+    // Events committed after the scan's last one are the next scan's.
+    rows.retain(|e| e.seq <= to_seq);
+    Ok(rows)
 }
 
 /// Every token (of any domain) of a patient who is also a member of staff, with that staff id.
