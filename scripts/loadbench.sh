@@ -28,6 +28,9 @@
 #                              the WAL flush; such a run does not count for the goals
 #   LOADBENCH_NO_BUILD=1       use the binaries already in $CARGO_TARGET_DIR/release
 #   LOADBENCH_AUDIT_STUB=1     audit writer stubbed out (the baseline for the audit's cost)
+#   LOADBENCH_AUDIT_PAIRS      pairs of 1 s slices of the audited and the stubbed unseal after
+#                              the rounds, taking turns ABBA (30): issue 4's measure of the
+#                              audit's share (docs/benchmarks.md, session 7)
 #   CARGO_TARGET_DIR           where the binaries are built (target)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,6 +42,7 @@ warmup=${LOADBENCH_WARMUP:-2}
 rounds=${LOADBENCH_ROUNDS:-4}
 patients=${LOADBENCH_PATIENTS:-200}
 single=${LOADBENCH_SINGLE:-1}
+audit_pairs=${LOADBENCH_AUDIT_PAIRS:-30}
 sync_wanted=${LOADBENCH_SYNCHRONOUS_COMMIT:-on}
 openbao_version=${LOADBENCH_OPENBAO_VERSION:-2.7.2}
 target=${CARGO_TARGET_DIR:-target}
@@ -213,7 +217,7 @@ LOADGEN_BAO_TOKEN=$bao_token \
   "$loadgen" --vault "http://127.0.0.1:$vault_port" --bao "http://127.0.0.1:$bao_port" \
   --vault-stub "http://127.0.0.1:$stub_port" \
   --connections "$connections" --duration "$duration" --warmup "$warmup" --rounds "$rounds" \
-  --patients "$patients" --summary "$work/summary.txt" \
+  --patients "$patients" --audit-pairs "$audit_pairs" --summary "$work/summary.txt" \
   $([ "$single" = 1 ] && echo --single-connection-too)
 
 echo
