@@ -19,8 +19,10 @@
 //! `--audit-pairs N`, in N pairs of 1 s slices of the two taking turns ABBA after the rounds.
 //! The pairs are the measure of the audit's share: this machine kind's speed swings from one
 //! slice of seconds to the next, and short slices taking turns put both loads on both sides of
-//! every swing. Any non-2xx answer or transport
-//! error stops it with exit code 1; a missed goal is reported, not an error.
+//! every swing.
+//!
+//! Any non-2xx answer or transport error stops it with exit code 1; a missed goal is reported,
+//! not an error.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -1076,9 +1078,7 @@ impl Suite<'_> {
         );
         Ok(results)
     }
-}
 
-impl Suite<'_> {
     /// `count` pairs of 1 s slices of the audited and the stubbed unseal (`(name, shots,
     /// min_body)` as in the rounds), in the order ABBA, each after 0.5 s of uncounted warm-up.
     async fn pairs(

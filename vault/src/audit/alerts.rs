@@ -59,18 +59,18 @@ const READS: [&str; 5] = [
 /// A rule that counts one principal's events over a horizon and, once fired, stays quiet for
 /// that principal for a while. The scanner reads a rule's window only for principals that
 /// acted since the last scan and for whom the rule is not quiet.
-pub struct RateRule {
-    pub rule: &'static str,
+struct RateRule {
+    rule: &'static str,
     /// Seconds before the newest event that the rule counts.
-    pub horizon: i64,
-    pub quiet_for: i64,
-    pub events: RuleEvents,
+    horizon: i64,
+    quiet_for: i64,
+    events: RuleEvents,
     /// Whether the rule is about this principal, judged by one of its events.
-    pub applies: fn(&ChainedRow) -> bool,
+    applies: fn(&ChainedRow) -> bool,
 }
 
 /// Staff opening more distinct patients in an hour than `patients_per_hour`.
-pub const PATIENT_VOLUME: RateRule = RateRule {
+const PATIENT_VOLUME: RateRule = RateRule {
     rule: "patient_volume",
     horizon: 3600,
     quiet_for: 3600,
@@ -79,7 +79,7 @@ pub const PATIENT_VOLUME: RateRule = RateRule {
 };
 
 /// `denials_per_10_minutes` denials of one principal.
-pub const REPEATED_DENIALS: RateRule = RateRule {
+const REPEATED_DENIALS: RateRule = RateRule {
     rule: "repeated_denials",
     horizon: 600,
     quiet_for: 600,
@@ -88,7 +88,7 @@ pub const REPEATED_DENIALS: RateRule = RateRule {
 };
 
 /// A service resolving more than `service_tokens_per_minute` tokens in a minute.
-pub const SERVICE_RESOLVE_RATE: RateRule = RateRule {
+const SERVICE_RESOLVE_RATE: RateRule = RateRule {
     rule: "service_resolve_rate",
     horizon: 60,
     quiet_for: 600,
@@ -96,7 +96,7 @@ pub const SERVICE_RESOLVE_RATE: RateRule = RateRule {
     applies: |e| e.row.role == "service",
 };
 
-pub const RATE_RULES: [&RateRule; 3] = [&PATIENT_VOLUME, &REPEATED_DENIALS, &SERVICE_RESOLVE_RATE];
+const RATE_RULES: [&RateRule; 3] = [&PATIENT_VOLUME, &REPEATED_DENIALS, &SERVICE_RESOLVE_RATE];
 
 /// The most events one rate rule's window reads (the newest; see `store::alerts::rule_window`).
 const WINDOW_LIMIT: u64 = 100_000;
