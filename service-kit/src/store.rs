@@ -154,6 +154,24 @@ impl Database {
         }
     }
 
+    /// One more PostgreSQL connection to the same database, outside the pool, for a task that
+    /// must never queue behind the requests for a connection (the vault's audit writer: the
+    /// requests it answers hold theirs while they wait for it). Opened on first use and again
+    /// after a failure, with the pool's options. On SQLite, the pool itself: the file takes one
+    /// writer at a time whichever connection asks.
+    pub fn dedicated(&self) -> Database {
+        match self {
+            Database::Sqlite(_) => self.clone(),
+            Database::Postgres(pool) => Database::Postgres(
+                PgPoolOptions::new()
+                    .max_connections(1)
+                    .test_before_acquire(false)
+                    .acquire_timeout(Duration::from_secs(5))
+                    .connect_lazy_with((*pool.connect_options()).clone()),
+            ),
+        }
+    }
+
     pub fn backend(&self) -> Backend {
         match self {
             Database::Sqlite(_) => Backend::Sqlite,

@@ -99,7 +99,9 @@ impl AuditWriter {
         });
         let (batches, events) = (Counter::default(), Counter::default());
         let task = Task {
-            db,
+            // Its own connection: requests hold pool connections while they wait for their
+            // batch, so a batch that had to queue for one would keep them waiting longer.
+            db: db.dedicated(),
             chain: chain.clone(),
             batches: batches.clone(),
             events: events.clone(),

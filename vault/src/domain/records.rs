@@ -135,7 +135,9 @@ impl Records {
         Ok((patient, decision, Some(row)))
     }
 
-    /// Decides and returns the audit row to commit with the write that follows.
+    /// Decides and returns the audit row of a permitted access, not yet recorded: the caller
+    /// commits it with the write that follows, or beside the reads of [`Self::get`]. A denial is
+    /// recorded here and refused.
     pub(crate) async fn authorise_with_audit(
         &self,
         principal: &Principal,
@@ -247,7 +249,11 @@ impl Records {
         }
     }
 
-    /// Opens one version (latest by default). Audited before decryption.
+    /// Opens one version (latest by default). Once access is permitted, the record and its
+    /// patient's keys are read while the access's audit event commits: the wait for the
+    /// audit's disk flush overlaps the two reads instead of coming before them. Nothing is
+    /// decrypted or answered, not even "no such record", until the event is durable; if it
+    /// cannot be written the request fails (503) and what was read is dropped unopened.
     pub async fn get(
         &self,
         principal: &Principal,
@@ -256,11 +262,17 @@ impl Records {
         record: RecordId,
         version: Option<u32>,
     ) -> Result<(RecordInfo, Zeroizing<Vec<u8>>), PatientError> {
-        let (patient, _, _) = self
-            .authorise(principal, meta, token, Action::ReadRecord, false)
+        let (patient, event) = self
+            .authorise_with_audit(principal, meta, token, Action::ReadRecord)
             .await?;
-        let row = self.row_of(patient, record, version).await?;
-        let body = self.sealed.open_stored(&row).await?;
+        let (audited, read) = tokio::join!(self.audit.record(vec![event]), async {
+            let row = self.row_of(patient, record, version).await?;
+            let keys = self.sealed.keys_for_stored(&row).await?;
+            Ok::<_, PatientError>((row, keys))
+        });
+        audited?;
+        let (row, keys) = read?;
+        let body = SealedData::open_stored_with(&keys, &row)?;
         Ok((RecordInfo::from(&row), body))
     }
 

@@ -299,10 +299,26 @@ impl SealedData {
     /// Opens a stored row: the row's own ids form the context, so a row whose envelope was
     /// copied from elsewhere fails.
     pub async fn open_stored(&self, row: &StoredRecord) -> Result<Zeroizing<Vec<u8>>, VaultError> {
+        let keys = self.keys_for_stored(row).await?;
+        Self::open_stored_with(&keys, row)
+    }
+
+    /// The keys that open a stored row: its patient's DEK of the version its envelope names.
+    pub async fn keys_for_stored(
+        &self,
+        row: &StoredRecord,
+    ) -> Result<Arc<PatientKeys>, VaultError> {
         let dek_version = crate::crypto::Envelope::parse(&row.envelope)
             .map_err(|_| OpenError)?
             .dek_version;
-        let keys = self.keys(row.patient, dek_version).await?;
+        self.keys(row.patient, dek_version).await
+    }
+
+    /// Opens a stored row with keys already read by [`Self::keys_for_stored`].
+    pub fn open_stored_with(
+        keys: &PatientKeys,
+        row: &StoredRecord,
+    ) -> Result<Zeroizing<Vec<u8>>, VaultError> {
         let ctx = SealContext {
             patient: &row.patient,
             record: &row.record,
