@@ -95,6 +95,15 @@ pub enum Backend {
     Postgres,
 }
 
+/// Every PostgreSQL pool: no ping before a checkout (as for SQLite, a dead connection fails its
+/// query with 503 and is replaced), and at most 5 s to wait for a connection.
+fn postgres_pool_options(max_connections: u32) -> PgPoolOptions {
+    PgPoolOptions::new()
+        .max_connections(max_connections)
+        .test_before_acquire(false)
+        .acquire_timeout(Duration::from_secs(5))
+}
+
 /// A connection pool to one service's database.
 #[derive(Clone, Debug)]
 pub enum Database {
@@ -143,10 +152,7 @@ impl Database {
                 .map_err(StoreError::Unavailable)?;
             Ok(Database::Sqlite(pool))
         } else {
-            let pool = PgPoolOptions::new()
-                .max_connections(max_connections)
-                .test_before_acquire(false)
-                .acquire_timeout(Duration::from_secs(5))
+            let pool = postgres_pool_options(max_connections)
                 .connect(url)
                 .await
                 .map_err(StoreError::Unavailable)?;
@@ -163,11 +169,7 @@ impl Database {
         match self {
             Database::Sqlite(_) => self.clone(),
             Database::Postgres(pool) => Database::Postgres(
-                PgPoolOptions::new()
-                    .max_connections(1)
-                    .test_before_acquire(false)
-                    .acquire_timeout(Duration::from_secs(5))
-                    .connect_lazy_with((*pool.connect_options()).clone()),
+                postgres_pool_options(1).connect_lazy_with((*pool.connect_options()).clone()),
             ),
         }
     }
