@@ -1,4 +1,4 @@
-//! Translation of a checked request into Cedar's principal, action, resource, context and
+//! Translation of a decision key into Cedar's principal, action, resource, context and
 //! entities. The only place that knows the schema's type and attribute names.
 
 use std::collections::{HashMap, HashSet};
@@ -10,8 +10,7 @@ use cedar_policy::{
 };
 
 use crate::action::Target;
-use crate::principal::Principal;
-use crate::request::Checked;
+use crate::memo::{DecisionKey, KeyPrincipal};
 
 /// Cedar's view of one request, validated against the schema.
 pub(crate) struct CedarRequest {
@@ -19,19 +18,21 @@ pub(crate) struct CedarRequest {
     pub(crate) entities: Entities,
 }
 
-/// Builds the Cedar request. `Err` is a fixed deny reason: Cedar's own message could quote a
-/// token or staff id, which must not reach logs.
-pub(crate) fn to_cedar(checked: &Checked<'_>, schema: &Schema) -> Result<CedarRequest, String> {
-    let req = checked.request;
+/// The id Cedar knows every member of staff by. No policy tells one person from another: a
+/// rule about "this doctor and this patient" is a fact the vault supplies (care relationship,
+/// grant, colleague), so Cedar never sees a staff id or a token, and a decision is the same
+/// for every request with the same [`DecisionKey`].
+const STAFF_ID: &str = "staff";
+/// The id Cedar knows every patient by, for the same reason.
+const PATIENT_ID: &str = "patient";
+
+/// Builds the Cedar request. `Err` is a fixed deny reason, never Cedar's own message.
+pub(crate) fn to_cedar(req: &DecisionKey, schema: &Schema) -> Result<CedarRequest, String> {
     let mut entities = Vec::new();
 
     let principal = match &req.principal {
-        Principal::Staff {
-            role,
-            staff_id,
-            branch,
-        } => {
-            let staff = uid("Staff", staff_id)?;
+        KeyPrincipal::Staff { role, branch } => {
+            let staff = uid("Staff", STAFF_ID)?;
             let attrs = HashMap::from([
                 (
                     "role".to_owned(),
@@ -46,15 +47,15 @@ pub(crate) fn to_cedar(checked: &Checked<'_>, schema: &Schema) -> Result<CedarRe
             staff
         }
         // Enumerated entity: no entity data needed.
-        Principal::Service(domain) => uid("Service", domain.as_str())?,
+        KeyPrincipal::Service(domain) => uid("Service", domain.as_str())?,
     };
 
-    let resource = match (checked.action.target(), &req.patient) {
-        (Target::Patient, Some(patient)) => {
-            let patient_uid = uid("Patient", &patient.token)?;
+    let resource = match (req.action.target(), req.patient_domain) {
+        (Target::Patient, Some(domain)) => {
+            let patient_uid = uid("Patient", PATIENT_ID)?;
             let attrs = HashMap::from([(
                 "domain".to_owned(),
-                RestrictedExpression::new_entity_uid(uid("Service", patient.domain.as_str())?),
+                RestrictedExpression::new_entity_uid(uid("Service", domain.as_str())?),
             )]);
             entities.push(entity(patient_uid.clone(), attrs)?);
             patient_uid
@@ -100,14 +101,14 @@ pub(crate) fn to_cedar(checked: &Checked<'_>, schema: &Schema) -> Result<CedarRe
         let value = RestrictedExpression::new_entity_uid(uid("ConsentPurpose", consent.as_str())?);
         context.push(("required_consent".to_owned(), value));
     }
-    if let Some(class) = checked.field_class {
+    if let Some(class) = req.field_class {
         let value = RestrictedExpression::new_entity_uid(uid("FieldClass", class.as_str())?);
         context.push(("field_class".to_owned(), value));
     }
     let context =
         Context::from_pairs(context).map_err(|_| "invalid-request: context".to_owned())?;
 
-    let action = uid("Action", checked.action.as_str())?;
+    let action = uid("Action", req.action.as_str())?;
     let request = Request::new(principal, action, resource, context, Some(schema))
         .map_err(|_| "invalid-request: does not match the schema".to_owned())?;
     let entities = Entities::from_entities(entities, Some(schema))

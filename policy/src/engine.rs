@@ -10,6 +10,7 @@ use cedar_policy::{
 
 use crate::cedar::to_cedar;
 use crate::decision::needs_mask;
+use crate::memo::{DecisionKey, DecisionMemo};
 use crate::{AccessRequest, Decision, Obligation, PolicyError};
 
 /// The Cedar schema, compiled into the binary so the vault cannot start with another one.
@@ -36,6 +37,7 @@ pub struct PolicyEngine {
     policies: PolicySet,
     obligations: HashMap<PolicyId, Obligation>,
     authorizer: Authorizer,
+    memo: DecisionMemo,
 }
 
 impl PolicyEngine {
@@ -70,17 +72,31 @@ impl PolicyEngine {
             policies,
             obligations,
             authorizer: Authorizer::new(),
+            memo: DecisionMemo::default(),
         })
     }
 
     /// Decides one request. Total: a malformed request or an evaluation error is a deny with
     /// a reason, never a panic or an error the caller could forget to treat as a deny.
+    /// A request with the same [`DecisionKey`] as one decided before (the same role, branch,
+    /// action, purpose, field class and facts; any staff member, any patient) gets the decision
+    /// remembered then, without asking Cedar again.
     pub fn decide(&self, request: &AccessRequest) -> Decision {
-        let checked = match request.checked() {
-            Ok(checked) => checked,
+        let key = match request.checked() {
+            Ok(checked) => DecisionKey::of(&checked),
             Err(reason) => return Decision::deny(vec![reason]),
         };
-        let cedar = match to_cedar(&checked, &self.schema) {
+        if let Some(decision) = self.memo.get(&key) {
+            return decision;
+        }
+        let decision = self.evaluate(&key);
+        self.memo.put(key, decision.clone());
+        decision
+    }
+
+    /// Asks Cedar, every time.
+    fn evaluate(&self, key: &DecisionKey) -> Decision {
+        let cedar = match to_cedar(key, &self.schema) {
             Ok(cedar) => cedar,
             Err(reason) => return Decision::deny(vec![reason]),
         };
@@ -114,7 +130,7 @@ impl PolicyEngine {
                     .iter()
                     .filter_map(|id| self.obligations.get(*id).copied())
                     .collect();
-                if needs_mask(request.purpose, checked.field_class) {
+                if needs_mask(key.purpose, key.field_class) {
                     obligations.insert(Obligation::Mask);
                 }
                 Decision {

@@ -17,6 +17,7 @@ mod consent;
 mod decision;
 mod engine;
 mod error;
+mod memo;
 mod names;
 mod principal;
 mod purpose;

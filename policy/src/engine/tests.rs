@@ -119,3 +119,112 @@ fn a_broken_schema_is_refused() {
         PolicyEngine::from_sources("entity Staff = { role: Rol };", POLICY_SOURCE).unwrap_err();
     assert!(matches!(err, PolicyError::Schema(_)), "{err}");
 }
+
+fn doctor_reads_record() -> AccessRequest {
+    AccessRequest::staff(crate::Role::Doctor, "st-17", "msk-1")
+        .action(Action::ReadRecord)
+        .patient("pt_first", crate::ConsumerDomain::VaultStaff)
+        .purpose(crate::Purpose::Treatment)
+        .care_relationship(true)
+}
+
+fn key_of(request: &AccessRequest) -> DecisionKey {
+    DecisionKey::of(&request.checked().unwrap())
+}
+
+/// A remembered decision must be the one Cedar gives for that request: requests that differ
+/// from their neighbour in one fact each (care, grant, purpose, role, consent, domain), all
+/// decided once, then decided again from the memo. A key that left a fact out would answer a
+/// request with its neighbour's decision, and so would a Cedar request built without it.
+#[test]
+fn a_remembered_decision_is_the_one_cedar_gives() {
+    use crate::{ConsentPurpose, ConsumerDomain, FieldClass, Purpose, Role};
+    let engine = PolicyEngine::new().unwrap();
+    let base = doctor_reads_record();
+    let resolve = |p: Purpose, c: FieldClass| {
+        AccessRequest::service(ConsumerDomain::ClinicApp)
+            .action(Action::Resolve)
+            .patient("pt_first", ConsumerDomain::ClinicApp)
+            .purpose(p)
+            .field_class(c)
+    };
+    let cases = vec![
+        (base.clone(), true),
+        (base.clone().care_relationship(false), false),
+        (
+            base.clone().care_relationship(false).break_glass(true),
+            true,
+        ),
+        (base.clone().retention_only(true), true),
+        (base.clone().patient_is_staff_colleague(true), true),
+        (base.clone().purpose(Purpose::Billing), false),
+        (
+            AccessRequest::staff(Role::Receptionist, "st-17", "msk-1")
+                .action(Action::ReadRecord)
+                .patient("pt_first", ConsumerDomain::VaultStaff)
+                .purpose(Purpose::Treatment)
+                .care_relationship(true),
+            false,
+        ),
+        (resolve(Purpose::Scheduling, FieldClass::Identity), true),
+        (resolve(Purpose::Reminder, FieldClass::Contact), false),
+        (
+            resolve(Purpose::Reminder, FieldClass::Contact)
+                .consents([ConsentPurpose::SmsReminders]),
+            true,
+        ),
+        (
+            AccessRequest::service(ConsumerDomain::ClinicApp)
+                .action(Action::Resolve)
+                .patient("pt_first", ConsumerDomain::Analytics)
+                .purpose(Purpose::Scheduling)
+                .field_class(FieldClass::Identity),
+            false,
+        ),
+    ];
+    for (request, _) in &cases {
+        engine.decide(request);
+    }
+    for (request, allowed) in &cases {
+        let remembered = engine.decide(request);
+        assert_eq!(remembered.allowed, *allowed, "{request:?}");
+        assert_eq!(remembered, engine.evaluate(&key_of(request)), "{request:?}");
+    }
+    assert_eq!(engine.memo.len(), cases.len());
+}
+
+/// Cedar is shown no staff id and no token: two doctors asking about two patients with the
+/// same facts get one decision, remembered once.
+#[test]
+fn decisions_are_the_same_for_every_staff_member_and_patient() {
+    let engine = PolicyEngine::new().unwrap();
+    let first = engine.decide(&doctor_reads_record());
+    let other = AccessRequest::staff(crate::Role::Doctor, "st-99", "msk-1")
+        .action(Action::ReadRecord)
+        .patient("pt_second", crate::ConsumerDomain::VaultStaff)
+        .purpose(crate::Purpose::Treatment)
+        .care_relationship(true);
+    assert!(first.allowed);
+    assert_eq!(engine.decide(&other), first);
+    assert_eq!(engine.memo.len(), 1);
+}
+
+/// However many different requests arrive, the memo holds at most its capacity, and what it
+/// answers after starting again is still right.
+#[test]
+fn the_memo_stays_bounded() {
+    let engine = PolicyEngine::new().unwrap();
+    let in_branch = |i: usize| {
+        AccessRequest::staff(crate::Role::Doctor, "st-17", format!("branch-{i}"))
+            .action(Action::ReadRecord)
+            .patient("pt_first", crate::ConsumerDomain::VaultStaff)
+            .purpose(crate::Purpose::Treatment)
+            .care_relationship(i.is_multiple_of(2))
+    };
+    for i in 0..DecisionMemo::CAPACITY + 10 {
+        engine.decide(&in_branch(i));
+        assert!(engine.memo.len() <= DecisionMemo::CAPACITY);
+    }
+    assert!(engine.decide(&in_branch(2)).allowed);
+    assert!(!engine.decide(&in_branch(3)).allowed);
+}
