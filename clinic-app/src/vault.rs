@@ -17,8 +17,8 @@ use zeroize::Zeroizing;
 use crate::domain::error::ClinicError;
 
 /// The fields each clinic-app purpose asks for; the vault's policy may still mask or withhold.
-pub const NAME_FIELDS: [FieldName; 3] =
-    [FieldName::Surname, FieldName::Name, FieldName::Patronymic];
+/// A schedule shows the name as the vault composes it: one sealed field per patient to open.
+pub const NAME_FIELDS: [FieldName; 1] = [FieldName::FullName];
 pub const CONTACT_FIELDS: [FieldName; 2] = [FieldName::Phones, FieldName::Email];
 pub const TAX_FIELDS: [FieldName; 5] = [
     FieldName::Surname,
@@ -80,8 +80,9 @@ fn withheld_reason(p: &ResolvedPatient) -> String {
         return "the vault does not know this patient".into();
     }
     p.fields
-        .get(&FieldName::Surname)
-        .and_then(|f| f.reason.clone())
+        .values()
+        .filter(|f| f.status == FieldStatus::Withheld)
+        .find_map(|f| f.reason.clone())
         .unwrap_or_else(|| "withheld by the vault's policy".into())
 }
 
@@ -139,19 +140,9 @@ impl Vault {
                 .resolve(chunk.to_vec(), &NAME_FIELDS, Purpose::Scheduling)
                 .await?
             {
-                let shown = match (
-                    shown_str(&p, FieldName::Surname),
-                    shown_str(&p, FieldName::Name),
-                ) {
-                    (Some(surname), Some(name)) => {
-                        let mut full = format!("{surname} {name}");
-                        if let Some(patronymic) = shown_str(&p, FieldName::Patronymic) {
-                            full.push(' ');
-                            full.push_str(&patronymic);
-                        }
-                        ShownName::Name(full)
-                    }
-                    _ => ShownName::Withheld(withheld_reason(&p)),
+                let shown = match shown_str(&p, FieldName::FullName) {
+                    Some(full) => ShownName::Name(full),
+                    None => ShownName::Withheld(withheld_reason(&p)),
                 };
                 out.insert(p.token, shown);
             }

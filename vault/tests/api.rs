@@ -24,6 +24,16 @@ fn field<'a>(patient: &'a Value, name: &str) -> &'a Value {
     &patient["fields"][name]
 }
 
+/// A receptionist's session, and the staff-domain token of the patient with `phone`.
+async fn reception_finds(app: &TestApp, phone: &str) -> (String, String) {
+    let reception = app.staff("reception.1", policy::Role::Receptionist).await;
+    let bearer = app.login(&reception).await;
+    let (_, v) = app
+        .post("/v1/patients/search", &bearer, json!({"phone": phone}))
+        .await;
+    (bearer, v["tokens"][0].as_str().unwrap().to_string())
+}
+
 async fn register_search_resolve(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let token = app.register(identity()).await;
@@ -122,16 +132,7 @@ async fn register_search_resolve(backend: Backend) {
         StatusCode::FORBIDDEN,
         "clinic-app may not update identities: {v}"
     );
-    let reception = app.staff("reception.1", policy::Role::Receptionist).await;
-    let bearer = app.login(&reception).await;
-    let (_, v) = app
-        .post(
-            "/v1/patients/search",
-            &bearer,
-            json!({"phone": "+79135550177"}),
-        )
-        .await;
-    let staff_token = v["tokens"][0].as_str().unwrap().to_string();
+    let (bearer, staff_token) = reception_finds(&app, "+79135550177").await;
     assert_ne!(
         staff_token, token,
         "staff and clinic-app get unlinkable tokens"
@@ -145,7 +146,10 @@ async fn register_search_resolve(backend: Backend) {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{v}");
-    assert_eq!(v["updated_fields"], json!(["surname", "phones"]));
+    assert_eq!(
+        v["updated_fields"],
+        json!(["surname", "phones", "full_name"])
+    );
     let (_, v) = app
         .post(
             "/v1/patients/search",
@@ -183,7 +187,11 @@ async fn register_search_resolve(backend: Backend) {
     }
     // The stored identity is ciphertext only.
     let envelopes = app.raw_bytes("SELECT envelope FROM identity_fields").await;
-    assert_eq!(envelopes.len(), 11, "one envelope per field");
+    assert_eq!(
+        envelopes.len(),
+        12,
+        "one envelope per field, full_name included"
+    );
     for pii in PII {
         assert!(
             !envelopes
@@ -653,6 +661,117 @@ async fn resolve_batch_answers_each_token(backend: Backend) {
 on_both_backends!(
     a_resolve_batch_answers_each_token_on_its_own,
     resolve_batch_answers_each_token
+);
+
+/// The name a schedule shows is one sealed field, `full_name`, which the vault writes whenever
+/// surname, name or patronymic is written, cannot be set directly, and composes from its parts
+/// for a patient stored before it existed (ADR 0025).
+async fn full_name_follows_its_parts(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let token = app.register(identity()).await;
+    let second = app
+        .register(json!({"surname": "Пафнутьева", "name": "Ия", "birth_date": "1990-05-06", "sex": "female"}))
+        .await;
+    let full_names = |tokens: Vec<String>| {
+        let app = &app;
+        async move {
+            let (status, v) = app
+                .post(
+                    "/v1/resolve",
+                    &app.clinic,
+                    json!({"tokens": tokens, "fields": ["full_name"], "purpose": "scheduling"}),
+                )
+                .await;
+            assert_eq!(status, StatusCode::OK, "{v}");
+            v["patients"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| field(p, "full_name").clone())
+                .collect::<Vec<_>>()
+        }
+    };
+    let shown = |name: &str| json!({"status": "shown", "value": name});
+    assert_eq!(
+        full_names(vec![token.clone(), second.clone()]).await,
+        [
+            shown("Зюзикова Евлампия Порфирьевна"),
+            shown("Пафнутьева Ия")
+        ]
+    );
+
+    // Reception renames the patient, then changes only the patronymic: the name follows both.
+    let (bearer, staff_token) = reception_finds(&app, "+79135550177").await;
+    let patch = |body: Value| {
+        let (app, path, bearer) = (&app, format!("/v1/patients/{staff_token}"), &bearer);
+        async move {
+            app.call(Method::PATCH, &path, Some(bearer), Some(body))
+                .await
+        }
+    };
+    let (status, v) = patch(json!({"surname": "Зюзикова-Петрова"})).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["updated_fields"], json!(["surname", "full_name"]));
+    let (status, v) = patch(json!({"patronymic": "Аркадьевна"})).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["updated_fields"], json!(["patronymic", "full_name"]));
+    let (status, v) = patch(json!({"sex": "female"})).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["updated_fields"], json!(["sex"]), "no name part changed");
+    assert_eq!(
+        full_names(vec![token.clone()]).await,
+        [shown("Зюзикова-Петрова Евлампия Аркадьевна")]
+    );
+
+    // It is the vault's to write, not the caller's.
+    let (status, v) = patch(json!({"full_name": "Someone Else"})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    let mut with_full_name = identity();
+    with_full_name["full_name"] = json!("Someone Else");
+    let (status, v) = app
+        .post(
+            "/v1/patients",
+            &app.clinic,
+            json!({"identity": with_full_name}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+
+    // A patient stored before `full_name` existed (its row removed here) gets it composed from
+    // the parts, in the same batch as one who has it; nothing is written back.
+    let found = vault::store::patients::resolve_batch(
+        &app.db.db,
+        "clinic-app",
+        std::slice::from_ref(&second),
+        &["surname"],
+        1,
+    )
+    .await
+    .unwrap();
+    let patient = found[0].as_ref().unwrap().patient;
+    app.raw_exec(&format!(
+        "DELETE FROM identity_fields WHERE field = 'full_name' AND patient_id = '{patient}'"
+    ))
+    .await;
+    assert_eq!(
+        full_names(vec![token.clone(), second.clone()]).await,
+        [
+            shown("Зюзикова-Петрова Евлампия Аркадьевна"),
+            shown("Пафнутьева Ия")
+        ]
+    );
+    assert_eq!(
+        app.raw_count(&format!(
+            "SELECT COUNT(*) FROM identity_fields WHERE field = 'full_name' AND patient_id = '{patient}'"
+        ))
+        .await,
+        0
+    );
+}
+
+on_both_backends!(
+    full_name_is_written_with_its_parts,
+    full_name_follows_its_parts
 );
 
 /// Migration 0011 (ADR 0020): on PostgreSQL every text column of the vault compares bytewise,

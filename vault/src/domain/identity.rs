@@ -4,7 +4,7 @@
 use serde::Serialize;
 use vault_wire::{NameAndBirth, PatientIdentity, SearchCriterion, UpdatePatientRequest};
 
-use crate::domain::patients::IdentityInput;
+use crate::domain::patients::{IdentityInput, NameChange};
 use crate::keys::system::BlindKind;
 
 fn json<T: Serialize>(v: &T) -> Option<serde_json::Value> {
@@ -19,6 +19,15 @@ pub fn name_birth_key(surname: &str, name: &str, birth_date: &str) -> String {
         name.to_lowercase(),
         birth_date
     )
+}
+
+/// The name as schedules show it: surname, name and, when there is one, patronymic, spaced.
+/// Sealed as its own field (`full_name`) so that a day view opens one field per patient.
+pub fn full_name(surname: &str, name: &str, patronymic: Option<&str>) -> String {
+    match patronymic {
+        Some(p) if !p.is_empty() => format!("{surname} {name} {p}"),
+        _ => format!("{surname} {name}"),
+    }
 }
 
 fn text<T: Serialize>(v: &T) -> String {
@@ -42,6 +51,14 @@ pub fn for_register(id: &PatientIdentity) -> IdentityInput {
         ("passport", id.passport.as_ref().and_then(json)),
         ("address", id.address.as_ref().and_then(json)),
         ("inn", id.inn.as_ref().and_then(json)),
+        (
+            "full_name",
+            Some(serde_json::Value::String(full_name(
+                &text(&id.surname),
+                &text(&id.name),
+                id.patronymic.as_ref().map(text).as_deref(),
+            ))),
+        ),
     ];
     let blind = vec![
         (BlindKind::Phone, id.phones.iter().map(text).collect()),
@@ -60,12 +77,13 @@ pub fn for_register(id: &PatientIdentity) -> IdentityInput {
     IdentityInput {
         fields: fields.into_iter().filter(|(_, v)| v.is_some()).collect(),
         blind,
-        name_birth_change: None,
+        name_change: None,
     }
 }
 
-/// The fields an update sets, and the indexes it changes. The combined surname/name/birth
-/// index is marked for recomputation: the domain merges the new parts with the stored ones.
+/// The fields an update sets, and the indexes it changes. A change of surname, name,
+/// patronymic or birth date is marked: the domain merges the new parts with the stored ones to
+/// recompute the combined surname/name/birth index and the `full_name` field.
 pub fn for_update(req: &UpdatePatientRequest) -> IdentityInput {
     let mut input = IdentityInput::default();
     let mut set = |name: &'static str, v: Option<serde_json::Value>| {
@@ -95,12 +113,14 @@ pub fn for_update(req: &UpdatePatientRequest) -> IdentityInput {
     if let Some(p) = &req.passport {
         input.blind.push((BlindKind::Passport, vec![text(p)]));
     }
-    if req.surname.is_some() || req.name.is_some() || req.birth_date.is_some() {
-        input.name_birth_change = Some([
-            req.surname.as_ref().map(text),
-            req.name.as_ref().map(text),
-            req.birth_date.as_ref().map(text),
-        ]);
+    let change = NameChange {
+        surname: req.surname.as_ref().map(text),
+        name: req.name.as_ref().map(text),
+        patronymic: req.patronymic.as_ref().map(text),
+        birth_date: req.birth_date.as_ref().map(text),
+    };
+    if change != NameChange::default() {
+        input.name_change = Some(change);
     }
     input
 }

@@ -15,6 +15,7 @@ use crate::audit::AuditWriter;
 use crate::clock::Clock;
 use crate::crypto::SealContext;
 use crate::domain::audit::{AuditTrail, Outcome};
+use crate::domain::identity;
 use crate::domain::principal::{Principal, RequestMeta};
 use crate::domain::sealing::{SealedData, VaultError};
 use crate::ids::{PatientId, RecordId};
@@ -24,7 +25,7 @@ use crate::keys::system::{BlindKind, VaultKeys};
 use crate::store::{self, StoreError};
 
 /// The identity fields, their class, and nothing else: an unknown field cannot be stored.
-pub const FIELDS: [(&str, FieldClass); 11] = [
+pub const FIELDS: [(&str, FieldClass); 12] = [
     ("surname", FieldClass::Identity),
     ("name", FieldClass::Identity),
     ("patronymic", FieldClass::Identity),
@@ -36,7 +37,11 @@ pub const FIELDS: [(&str, FieldClass); 11] = [
     ("snils", FieldClass::Document),
     ("passport", FieldClass::Document),
     ("inn", FieldClass::Document),
+    ("full_name", FieldClass::Identity),
 ];
+
+/// The fields `full_name` is made of, in its order.
+const NAME_PARTS: [&str; 3] = ["surname", "name", "patronymic"];
 
 pub fn field_class(field: &str) -> Option<FieldClass> {
     FIELDS.iter().find(|(f, _)| *f == field).map(|(_, c)| *c)
@@ -54,9 +59,19 @@ pub struct IdentityInput {
     pub fields: Vec<(&'static str, Option<serde_json::Value>)>,
     /// Blind-index kinds to replace, with their normalised values (empty: remove the index).
     pub blind: Vec<(BlindKind, Vec<String>)>,
-    /// New surname, name, birth date where an update changes some of them: the combined index
-    /// is recomputed with the stored values of the others.
-    pub name_birth_change: Option<[Option<String>; 3]>,
+    /// The parts of the name and the birth date an update changes: the combined index and
+    /// `full_name` are recomputed with the stored values of the others.
+    pub name_change: Option<NameChange>,
+}
+
+/// New values of the parts `full_name` and the surname/name/birth index are made of; `None`
+/// keeps the stored one.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct NameChange {
+    pub surname: Option<String>,
+    pub name: Option<String>,
+    pub patronymic: Option<String>,
+    pub birth_date: Option<String>,
 }
 
 #[derive(Debug, Error)]
@@ -380,23 +395,39 @@ impl Patients {
         let patient = self.patient_of(principal, token).await?;
         let keys = self.sealed.current_keys(patient).await?;
         let mut identity = identity;
-        if let Some(change) = identity.name_birth_change.take() {
+        if let Some(change) = identity.name_change.take() {
             let stored = self
-                .open_fields(&keys, patient, &["surname", "name", "birth_date"])
+                .open_fields(
+                    &keys,
+                    patient,
+                    &["surname", "name", "patronymic", "birth_date"],
+                )
                 .await?;
-            let part = |i: usize, field: &str| {
-                change[i].clone().or_else(|| {
+            let part = |new: &Option<String>, field: &str| {
+                new.clone().or_else(|| {
                     stored
                         .get(field)
                         .and_then(|v| v.as_str())
                         .map(str::to_owned)
                 })
             };
-            if let (Some(s), Some(n), Some(b)) =
-                (part(0, "surname"), part(1, "name"), part(2, "birth_date"))
+            let (surname, name) = (part(&change.surname, "surname"), part(&change.name, "name"));
+            let patronymic = part(&change.patronymic, "patronymic");
+            let birth_date = part(&change.birth_date, "birth_date");
+            let renamed = change.surname.is_some() || change.name.is_some();
+            if (renamed || change.birth_date.is_some())
+                && let (Some(s), Some(n), Some(b)) = (&surname, &name, &birth_date)
             {
-                let key = crate::domain::identity::name_birth_key(&s, &n, &b);
+                let key = identity::name_birth_key(s, n, b);
                 identity.blind.push((BlindKind::NameBirth, vec![key]));
+            }
+            if (renamed || change.patronymic.is_some())
+                && let (Some(s), Some(n)) = (&surname, &name)
+            {
+                let full = identity::full_name(s, n, patronymic.as_deref());
+                identity
+                    .fields
+                    .push(("full_name", Some(serde_json::Value::String(full))));
             }
         }
         let now = self.clock.unix_seconds();
@@ -560,7 +591,7 @@ impl Patients {
         let domain = principal.token_domain();
         // One statement reads every token's patient, key state and sealed fields; nothing is
         // opened before the decisions are audited.
-        let found = store::patients::resolve_batch(
+        let mut found = store::patients::resolve_batch(
             db,
             domain.as_str(),
             tokens,
@@ -568,6 +599,10 @@ impl Patients {
             self.sealed.current_dek_version(),
         )
         .await?;
+        if fields.contains(&"full_name") {
+            self.read_name_parts_where_no_full_name(domain.as_str(), tokens, &mut found)
+                .await?;
+        }
         let classes: Vec<FieldClass> = {
             let mut c: Vec<FieldClass> = fields.iter().filter_map(|f| field_class(f)).collect();
             c.sort();
@@ -696,32 +731,17 @@ impl Patients {
                 else {
                     continue;
                 };
-                let answer = if !decision.allowed {
-                    FieldAnswer::Withheld(withheld.clone())
-                } else {
-                    match (entry.fields.iter().find(|r| r.field == *field), &keys) {
-                        (Some(row), Some(keys)) => {
-                            let ctx = SealContext {
-                                patient: &entry.patient,
-                                record: &IDENTITY_RECORD,
-                                record_version: row.version,
-                                field,
-                            };
-                            let bytes = keys
-                                .open(SubkeyPurpose::RecordSealing, &ctx, &row.envelope)
-                                .map_err(VaultError::from)?;
-                            let value: serde_json::Value =
-                                serde_json::from_slice(&bytes).map_err(|_| {
-                                    StoreError::Corrupt("identity field is not JSON".into())
-                                })?;
-                            if decision.obligations.contains(&Obligation::Mask) {
-                                FieldAnswer::Masked(mask(&value))
-                            } else {
-                                FieldAnswer::Shown(value)
-                            }
-                        }
-                        _ => FieldAnswer::Withheld("not_recorded".into()),
+                let value = match (&keys, decision.allowed) {
+                    (Some(keys), true) => open_resolved(keys, entry, field)?,
+                    _ => None,
+                };
+                let answer = match value {
+                    _ if !decision.allowed => FieldAnswer::Withheld(withheld.clone()),
+                    Some(value) if decision.obligations.contains(&Obligation::Mask) => {
+                        FieldAnswer::Masked(mask(&value))
                     }
+                    Some(value) => FieldAnswer::Shown(value),
+                    None => FieldAnswer::Withheld("not_recorded".into()),
                 };
                 answers.insert((*field).to_owned(), answer);
             }
@@ -732,6 +752,49 @@ impl Patients {
             });
         }
         Ok(out)
+    }
+
+    /// Patients registered before `full_name` was sealed have none: for those found without it,
+    /// one more statement reads the parts it is made of, and the answer composes it from them.
+    /// Nothing is read for a batch where every patient has it.
+    async fn read_name_parts_where_no_full_name(
+        &self,
+        domain: &str,
+        tokens: &[String],
+        found: &mut [Option<store::patients::ResolveEntry>],
+    ) -> Result<(), PatientError> {
+        let without: Vec<usize> = found
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| {
+                e.as_ref()
+                    .is_some_and(|e| !e.fields.iter().any(|f| f.field == "full_name"))
+            })
+            .map(|(i, _)| i)
+            .collect();
+        if without.is_empty() {
+            return Ok(());
+        }
+        let asked: Vec<String> = without.iter().map(|&i| tokens[i].clone()).collect();
+        let parts = store::patients::resolve_batch(
+            self.sealed.db(),
+            domain,
+            &asked,
+            &NAME_PARTS,
+            self.sealed.current_dek_version(),
+        )
+        .await?;
+        for (i, part) in without.into_iter().zip(parts) {
+            if let (Some(entry), Some(part)) = (found[i].as_mut(), part) {
+                let missing: Vec<_> = part
+                    .fields
+                    .into_iter()
+                    .filter(|p| !entry.fields.iter().any(|f| f.field == p.field))
+                    .collect();
+                entry.fields.extend(missing);
+            }
+        }
+        Ok(())
     }
 
     /// A doctor's patients: those with a live care relationship, as the doctor's tokens.
@@ -807,6 +870,50 @@ impl Patients {
             grant: f.grant,
             retention_only: f.restricted,
         })
+    }
+}
+
+/// One identity field of a resolved patient, opened: `None` when the patient has none.
+/// `full_name` of a patient registered before it was sealed is composed from its parts.
+fn open_resolved(
+    keys: &PatientKeys,
+    entry: &store::patients::ResolveEntry,
+    field: &str,
+) -> Result<Option<serde_json::Value>, PatientError> {
+    let open = |field: &str| -> Result<Option<serde_json::Value>, PatientError> {
+        let Some(row) = entry.fields.iter().find(|r| r.field == field) else {
+            return Ok(None);
+        };
+        let ctx = SealContext {
+            patient: &entry.patient,
+            record: &IDENTITY_RECORD,
+            record_version: row.version,
+            field,
+        };
+        let bytes = keys
+            .open(SubkeyPurpose::RecordSealing, &ctx, &row.envelope)
+            .map_err(VaultError::from)?;
+        let value = serde_json::from_slice(&bytes)
+            .map_err(|_| StoreError::Corrupt("identity field is not JSON".into()))?;
+        Ok(Some(value))
+    };
+    match open(field)? {
+        None if field == "full_name" => {
+            let text =
+                |field: &str| open(field).map(|v| v.and_then(|v| v.as_str().map(str::to_owned)));
+            Ok(match (text(NAME_PARTS[0])?, text(NAME_PARTS[1])?) {
+                (Some(surname), Some(name)) => {
+                    let patronymic = text(NAME_PARTS[2])?;
+                    Some(serde_json::Value::String(identity::full_name(
+                        &surname,
+                        &name,
+                        patronymic.as_deref(),
+                    )))
+                }
+                _ => None,
+            })
+        }
+        value => Ok(value),
     }
 }
 

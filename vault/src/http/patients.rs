@@ -88,13 +88,15 @@ pub async fn update(
         ));
     }
     let input = identity::for_update(&req);
-    state
+    let changed = state
         .patients
         .update(&caller.principal, &caller.meta, token.as_str(), input)
         .await?;
+    // The fields the vault wrote: those asked for, and `full_name` when a part of it changed.
+    let updated_fields = changed.iter().filter_map(|f| f.parse().ok()).collect();
     Ok(Json(UpdatePatientResponse {
         token,
-        updated_fields: req.fields(),
+        updated_fields,
     }))
 }
 

@@ -395,10 +395,14 @@ pub enum FieldName {
     Passport,
     Address,
     Inn,
+    /// Surname, name and patronymic in one string ("Иванова Анна Сергеевна"), as schedules and
+    /// lists show a patient. Derived by the vault whenever one of the three is written; it
+    /// cannot be set.
+    FullName,
 }
 
 impl FieldName {
-    pub const ALL: [FieldName; 11] = [
+    pub const ALL: [FieldName; 12] = [
         FieldName::Surname,
         FieldName::Name,
         FieldName::Patronymic,
@@ -410,6 +414,7 @@ impl FieldName {
         FieldName::Passport,
         FieldName::Address,
         FieldName::Inn,
+        FieldName::FullName,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -425,6 +430,7 @@ impl FieldName {
             FieldName::Passport => "passport",
             FieldName::Address => "address",
             FieldName::Inn => "inn",
+            FieldName::FullName => "full_name",
         }
     }
 
@@ -435,7 +441,8 @@ impl FieldName {
             | FieldName::Name
             | FieldName::Patronymic
             | FieldName::BirthDate
-            | FieldName::Sex => FieldClass::Identity,
+            | FieldName::Sex
+            | FieldName::FullName => FieldClass::Identity,
             FieldName::Phones | FieldName::Email | FieldName::Address => FieldClass::Contact,
             FieldName::Snils | FieldName::Passport | FieldName::Inn => FieldClass::Document,
         }
@@ -451,7 +458,7 @@ impl FromStr for FieldName {
             .find(|f| f.as_str() == s)
             .ok_or(ParseError::new(
                 "field name",
-                "expected one of surname, name, patronymic, birth_date, sex, phones, email, snils, passport, address, inn",
+                "expected one of surname, name, patronymic, birth_date, sex, phones, email, snils, passport, address, inn, full_name",
             ))
     }
 }
@@ -691,5 +698,7 @@ mod tests {
         assert_eq!(FieldName::Phones.class(), FieldClass::Contact);
         assert_eq!(FieldName::Inn.class(), FieldClass::Document);
         assert_eq!(FieldName::BirthDate.class(), FieldClass::Identity);
+        assert_eq!(FieldName::FullName.class(), FieldClass::Identity);
+        assert_eq!(de::<FieldName>("full_name").unwrap(), FieldName::FullName);
     }
 }

@@ -127,6 +127,7 @@ impl UpdatePatientRequest {
             self.passport.is_some(),
             self.address.is_some(),
             self.inn.is_some(),
+            false, // full_name is derived from surname, name and patronymic, never set
         ];
         FieldName::ALL
             .into_iter()
@@ -141,7 +142,8 @@ impl UpdatePatientRequest {
     }
 }
 
-/// Answer to `PATCH /v1/patients/{token}`: the fields whose stored value changed.
+/// Answer to `PATCH /v1/patients/{token}`: the fields whose stored value changed, `full_name`
+/// among them when a part of it (surname, name, patronymic) did.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct UpdatePatientResponse {
     pub token: PatientToken,
