@@ -74,6 +74,7 @@ pub(crate) fn to_cedar(req: &DecisionKey, schema: &Schema) -> Result<CedarReques
         .map(|c| uid("FieldClass", c.as_str()).map(RestrictedExpression::new_entity_uid))
         .collect::<Result<Vec<_>, _>>()?;
     let consents = req
+        .facts
         .consents
         .iter()
         .map(|c| uid("ConsentPurpose", c.as_str()).map(RestrictedExpression::new_entity_uid))
@@ -83,14 +84,17 @@ pub(crate) fn to_cedar(req: &DecisionKey, schema: &Schema) -> Result<CedarReques
             "purpose_field_classes".to_owned(),
             RestrictedExpression::new_set(purpose_classes),
         ),
-        flag("care_relationship", req.care_relationship),
-        flag("break_glass", req.break_glass),
-        flag("patient_is_staff_colleague", req.patient_is_staff_colleague),
+        flag("care_relationship", req.facts.care_relationship),
+        flag("break_glass", req.facts.break_glass),
+        flag(
+            "patient_is_staff_colleague",
+            req.facts.patient_is_staff_colleague,
+        ),
         (
             "consents".to_owned(),
             RestrictedExpression::new_set(consents),
         ),
-        flag("retention_only", req.retention_only),
+        flag("retention_only", req.facts.retention_only),
     ];
     if let Some(purpose) = req.purpose {
         let value = RestrictedExpression::new_entity_uid(uid("Purpose", purpose.as_str())?);

@@ -6,12 +6,12 @@
 //! before from memory: a Cedar evaluation of these policies costs tens of microseconds, a
 //! lookup well under one (`cargo bench -p policy --bench decide`).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::sync::RwLock;
 
 use crate::principal::Principal;
-use crate::request::Checked;
-use crate::{Action, ConsentPurpose, ConsumerDomain, Decision, FieldClass, Purpose, Role};
+use crate::request::{Checked, Facts};
+use crate::{Action, ConsumerDomain, Decision, FieldClass, Purpose, Role};
 
 /// Everything a decision is made from: the request as Cedar sees it. Holds no staff id and no
 /// token, so it can be kept and printed.
@@ -23,11 +23,7 @@ pub(crate) struct DecisionKey {
     pub(crate) patient_domain: Option<ConsumerDomain>,
     pub(crate) purpose: Option<Purpose>,
     pub(crate) field_class: Option<FieldClass>,
-    pub(crate) care_relationship: bool,
-    pub(crate) break_glass: bool,
-    pub(crate) patient_is_staff_colleague: bool,
-    pub(crate) consents: BTreeSet<ConsentPurpose>,
-    pub(crate) retention_only: bool,
+    pub(crate) facts: Facts,
 }
 
 /// Who asks, without the staff member's id.
@@ -52,11 +48,7 @@ impl DecisionKey {
             patient_domain: req.patient.as_ref().map(|p| p.domain),
             purpose: req.purpose,
             field_class: checked.field_class,
-            care_relationship: req.care_relationship,
-            break_glass: req.break_glass,
-            patient_is_staff_colleague: req.patient_is_staff_colleague,
-            consents: req.consents.clone(),
-            retention_only: req.retention_only,
+            facts: req.facts.clone(),
         }
     }
 }

@@ -53,6 +53,13 @@ pub struct AccessRequest {
     pub(crate) patient: Option<PatientRef>,
     pub(crate) purpose: Option<Purpose>,
     pub(crate) field_class: Option<FieldClass>,
+    pub(crate) facts: Facts,
+}
+
+/// The live facts a request carries, as the vault read them. Part of the decision key as a
+/// whole (`memo.rs`): a fact added here is remembered by, and shown to Cedar, with the rest.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub(crate) struct Facts {
     pub(crate) care_relationship: bool,
     pub(crate) break_glass: bool,
     pub(crate) patient_is_staff_colleague: bool,
@@ -68,11 +75,7 @@ impl AccessRequest {
             patient: None,
             purpose: None,
             field_class: None,
-            care_relationship: false,
-            break_glass: false,
-            patient_is_staff_colleague: false,
-            consents: BTreeSet::new(),
-            retention_only: false,
+            facts: Facts::default(),
         }
     }
 
@@ -123,21 +126,21 @@ impl AccessRequest {
     /// A live care relationship between this principal and this patient now.
     #[must_use]
     pub fn care_relationship(mut self, live: bool) -> Self {
-        self.care_relationship = live;
+        self.facts.care_relationship = live;
         self
     }
 
     /// A live break-glass grant of this principal for this patient.
     #[must_use]
     pub fn break_glass(mut self, live: bool) -> Self {
-        self.break_glass = live;
+        self.facts.break_glass = live;
         self
     }
 
     /// The patient also works at the clinic.
     #[must_use]
     pub fn patient_is_staff_colleague(mut self, colleague: bool) -> Self {
-        self.patient_is_staff_colleague = colleague;
+        self.facts.patient_is_staff_colleague = colleague;
         self
     }
 
@@ -146,7 +149,7 @@ impl AccessRequest {
     /// read the consent registry and found it.
     #[must_use]
     pub fn consents(mut self, held: impl IntoIterator<Item = ConsentPurpose>) -> Self {
-        self.consents = held.into_iter().collect();
+        self.facts.consents = held.into_iter().collect();
         self
     }
 
@@ -155,7 +158,7 @@ impl AccessRequest {
     /// disclosure, and no longer changed.
     #[must_use]
     pub fn retention_only(mut self, restricted: bool) -> Self {
-        self.retention_only = restricted;
+        self.facts.retention_only = restricted;
         self
     }
 
