@@ -34,6 +34,20 @@ async fn reception_finds(app: &TestApp, phone: &str) -> (String, String) {
     (bearer, v["tokens"][0].as_str().unwrap().to_string())
 }
 
+/// The patient id behind a clinic-app token, read from the store.
+async fn patient_behind(app: &TestApp, token: &str) -> vault::ids::PatientId {
+    let found = vault::store::patients::resolve_batch(
+        &app.db.db,
+        "clinic-app",
+        &[token.to_owned()],
+        &["surname"],
+        1,
+    )
+    .await
+    .unwrap();
+    found[0].as_ref().unwrap().patient
+}
+
 async fn register_search_resolve(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let token = app.register(identity()).await;
@@ -606,19 +620,10 @@ async fn resolve_batch_answers_each_token(backend: Backend) {
             json!({"surname": "Удалов", "name": "Ян", "birth_date": "1970-01-02", "sex": "male"}),
         )
         .await;
-    let found = vault::store::patients::resolve_batch(
-        &app.db.db,
-        "clinic-app",
-        std::slice::from_ref(&gone),
-        &["surname"],
-        1,
-    )
-    .await
-    .unwrap();
     assert!(
         app.state
             .sealed
-            .shred_patient(found[0].as_ref().unwrap().patient)
+            .shred_patient(patient_behind(&app, &gone).await)
             .await
             .unwrap()
     );
@@ -739,16 +744,7 @@ async fn full_name_follows_its_parts(backend: Backend) {
 
     // A patient stored before `full_name` existed (its row removed here) gets it composed from
     // the parts, in the same batch as one who has it; nothing is written back.
-    let found = vault::store::patients::resolve_batch(
-        &app.db.db,
-        "clinic-app",
-        std::slice::from_ref(&second),
-        &["surname"],
-        1,
-    )
-    .await
-    .unwrap();
-    let patient = found[0].as_ref().unwrap().patient;
+    let patient = patient_behind(&app, &second).await;
     app.raw_exec(&format!(
         "DELETE FROM identity_fields WHERE field = 'full_name' AND patient_id = '{patient}'"
     ))
