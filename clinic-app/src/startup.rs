@@ -114,7 +114,9 @@ impl Application {
         let sender_state = self.state.clone();
         let every = self.send_every;
         let sender = tokio::spawn(async move {
-            let mut tick = tokio::time::interval(every);
+            // The first round is one period after start, not at once, so that it cannot race a
+            // round run on demand (the tests send with a period of an hour).
+            let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
             loop {
                 tick.tick().await;
                 if let Err(e) = sender_state.clinic.send_due_messages().await {

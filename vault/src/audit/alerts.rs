@@ -417,9 +417,11 @@ impl AlertScanner {
         Ok(raised)
     }
 
-    /// Scans every `every` until the process stops.
+    /// Scans every `every` until the process stops. The first scan is one period after
+    /// start, not at once: a scan raises each alert once, so a scan racing one that a caller
+    /// runs on demand (the tests, with a period of an hour) would take its findings.
     pub async fn run(self: Arc<Self>, every: Duration) {
-        let mut tick = tokio::time::interval(every);
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
