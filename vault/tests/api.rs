@@ -350,6 +350,52 @@ async fn records_with_care_and_break_glass(backend: Backend) {
     );
     assert_eq!(v["meta"]["author_staff_id"], json!(doctor.id));
 
+    // A version or record that is not there, and a record of another patient of the same
+    // doctor, are all "no such record for this patient": nothing of the other one comes back.
+    let mut second = identity();
+    second["phones"] = json!(["+79135550111"]);
+    second["snils"] = json!("001-001-998 00");
+    let second_clinic_token = app.register(second).await;
+    app.book(&doctor, &second_clinic_token).await;
+    let (_, v) = app.get("/v1/me/patients", &house).await;
+    let second_token = v["tokens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .find(|t| *t != token)
+        .unwrap()
+        .to_string();
+    let (status, v) = app
+        .post(&format!("/v1/patients/{second_token}/records"), &house, json!({"kind": "visit_note", "body": {"kind": "visit_note", "text": "OTHER-PATIENT-3307"}}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{v}");
+    let others_record = v["record_id"].as_str().unwrap().to_string();
+    let missing = "00000000-0000-4000-8000-000000000000";
+    for path in [
+        format!("/v1/patients/{token}/records/{record}?version=3"),
+        format!("/v1/patients/{token}/records/{others_record}"),
+        format!("/v1/patients/{token}/records/{missing}"),
+    ] {
+        let (status, v) = app.get(&path, &house).await;
+        assert_eq!(
+            (status, v["code"].as_str()),
+            (StatusCode::NOT_FOUND, Some("unknown_record")),
+            "{path}: {v}"
+        );
+        assert!(!v.to_string().contains("OTHER-PATIENT"), "{v}");
+    }
+    let (status, v) = app
+        .get(
+            &format!("/v1/patients/{second_token}/records/{others_record}"),
+            &house,
+        )
+        .await;
+    assert_eq!(
+        (status, v["body"]["text"].as_str()),
+        (StatusCode::OK, Some("OTHER-PATIENT-3307"))
+    );
+
     // Another doctor without an appointment: the patient is found, but records are closed.
     let (_, v) = app
         .post(
@@ -368,6 +414,11 @@ async fn records_with_care_and_break_glass(backend: Backend) {
         "{v}"
     );
     assert!(v.to_string().find("MARKER").is_none());
+    // Refused before existence is told: a record that is not there is refused the same way.
+    let (status, _) = app
+        .get(&format!("/v1/patients/{wtoken}/records/{missing}"), &wilson)
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
 
     // Break-glass: coded reason, read-only, time-boxed.
     let (status, v) = app
@@ -453,6 +504,29 @@ async fn records_with_care_and_break_glass(backend: Backend) {
     assert_eq!(
         n, 1,
         "the one read inside the ETREAT window names its grant"
+    );
+
+    // Another replica shreds the second patient: this one still holds the patient's DEK in
+    // its cache (the read above warmed it), yet the record is gone.
+    let second_id = patient_behind(&app, &second_clinic_token).await;
+    app.raw_exec(&format!(
+        "DELETE FROM patient_deks WHERE patient_id = '{second_id}'"
+    ))
+    .await;
+    app.raw_exec(&format!(
+        "UPDATE patients SET shredded_at = 1 WHERE patient_id = '{second_id}'"
+    ))
+    .await;
+    let (status, v) = app
+        .get(
+            &format!("/v1/patients/{second_token}/records/{others_record}"),
+            &house,
+        )
+        .await;
+    assert_eq!(
+        (status, v["code"].as_str()),
+        (StatusCode::GONE, Some("patient_destroyed")),
+        "{v}"
     );
 }
 on_both_backends!(
@@ -874,9 +948,9 @@ async fn audit_failure_fails_closed(backend: Backend) {
             "{pii} left with a failed audit"
         );
     }
-    // The audited unseal: no audit, no record. The record is read while its event commits,
-    // but nothing is answered before the event is durable: not even that a record does not
-    // exist.
+    // The audited unseal: no audit, no record. The record is read with the facts, before the
+    // decision, but nothing is answered before the event is durable: not even that a record
+    // does not exist.
     for record in [record.as_str(), "6f1c0c5e-9a55-4c57-8d7e-2b1f3c4d5e6f"] {
         let (status, v) = app
             .get(

@@ -864,12 +864,7 @@ impl Patients {
         let db = self.sealed.db();
         let now = self.clock.unix_seconds();
         let f = store::care::staff_facts(db, &staff.staff_id, patient, now).await?;
-        Ok(Facts {
-            care: f.care,
-            break_glass: f.grant.is_some(),
-            grant: f.grant,
-            retention_only: f.restricted,
-        })
+        Ok(Facts::of_staff(f))
     }
 }
 
@@ -1013,6 +1008,16 @@ pub struct Facts {
 }
 
 impl Facts {
+    /// A member of staff's facts as the store read them.
+    pub fn of_staff(f: store::care::StaffFacts) -> Self {
+        Facts {
+            care: f.care,
+            break_glass: f.grant.is_some(),
+            grant: f.grant,
+            retention_only: f.restricted,
+        }
+    }
+
     /// The grant is what allows the access (no care relationship): the audit row carries its
     /// reason code and id, and the security officer is told.
     pub fn under_break_glass(&self) -> Option<&store::care::LiveGrant> {

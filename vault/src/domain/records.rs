@@ -9,7 +9,7 @@ use zeroize::Zeroizing;
 use crate::audit::AuditWriter;
 use crate::clock::Clock;
 use crate::domain::audit::{AuditTrail, Outcome};
-use crate::domain::patients::{PatientError, Patients};
+use crate::domain::patients::{Facts, PatientError, Patients};
 use crate::domain::principal::{Principal, RequestMeta};
 use crate::domain::sealing::{RecordRef, SealedData, VaultError};
 use crate::ids::RecordId;
@@ -82,6 +82,28 @@ impl Records {
     > {
         let patient = self.patients.patient_of(principal, token).await?;
         let facts = self.patients.facts(principal, patient).await?;
+        let (decision, row) = self.judge(principal, meta, token, action, &facts);
+        if !decision.allowed || !extra_audit {
+            self.audit.record(vec![row]).await?;
+            if !decision.allowed {
+                return Err(PatientError::Forbidden {
+                    reasons: decision.reasons,
+                });
+            }
+            return Ok((patient, decision, None));
+        }
+        Ok((patient, decision, Some(row)))
+    }
+
+    /// The decision on `action` given the facts, and its audit row (not yet recorded).
+    fn judge(
+        &self,
+        principal: &Principal,
+        meta: &RequestMeta,
+        token: &str,
+        action: Action,
+        facts: &Facts,
+    ) -> (policy::Decision, crate::store::audit::AuditRow) {
         let request = principal
             .access_request()
             .action(action)
@@ -123,16 +145,7 @@ impl Records {
         {
             tracing::warn!(target: "security", action = action.as_str(), "break-glass access to a patient's records");
         }
-        if !decision.allowed || !extra_audit {
-            self.audit.record(vec![row]).await?;
-            if !decision.allowed {
-                return Err(PatientError::Forbidden {
-                    reasons: decision.reasons,
-                });
-            }
-            return Ok((patient, decision, None));
-        }
-        Ok((patient, decision, Some(row)))
+        (decision, row)
     }
 
     /// Decides and returns the audit row of a permitted access, not yet recorded: the caller
@@ -249,11 +262,11 @@ impl Records {
         }
     }
 
-    /// Opens one version (latest by default). Once access is permitted, the record and its
-    /// patient's keys are read while the access's audit event commits: the wait for the
-    /// audit's disk flush overlaps the two reads instead of coming before them. Nothing is
-    /// decrypted or answered, not even "no such record", until the event is durable; if it
-    /// cannot be written the request fails (503) and what was read is dropped unopened.
+    /// Opens one version (latest by default). The staff member's facts, the record and the
+    /// patient's key state come from one statement (ADR 0026); the decision is made on the
+    /// facts and its audit event committed before anything is opened or answered, not even
+    /// "no such record". If the event cannot be written the request fails (503) and what was
+    /// read is dropped unopened.
     pub async fn get(
         &self,
         principal: &Principal,
@@ -262,16 +275,38 @@ impl Records {
         record: RecordId,
         version: Option<u32>,
     ) -> Result<(RecordInfo, Zeroizing<Vec<u8>>), PatientError> {
-        let (patient, event) = self
-            .authorise_with_audit(principal, meta, token, Action::ReadRecord)
-            .await?;
-        let (audited, read) = tokio::join!(self.audit.record(vec![event]), async {
-            let row = self.row_of(patient, record, version).await?;
-            let keys = self.sealed.keys_for_stored(&row).await?;
-            Ok::<_, PatientError>((row, keys))
-        });
-        audited?;
-        let (row, keys) = read?;
+        let patient = self.patients.patient_of(principal, token).await?;
+        let staff_id = match principal {
+            Principal::Staff(s) => Some(s.staff_id.as_str()),
+            Principal::Service { .. } => None,
+        };
+        // A service reads with no facts (as `Patients::facts`); its unseal is denied.
+        let read = store::records::for_unseal(
+            self.sealed.db(),
+            staff_id.unwrap_or_default(),
+            patient,
+            record,
+            version,
+            self.clock.unix_seconds(),
+        )
+        .await?;
+        let (facts, found) = match read {
+            Some(r) => (r.facts, r.record.map(|row| (row, r.shredded, r.deks))),
+            None => (Default::default(), None),
+        };
+        let facts = match staff_id {
+            Some(_) => Facts::of_staff(facts),
+            None => Facts::default(),
+        };
+        let (decision, event) = self.judge(principal, meta, token, Action::ReadRecord, &facts);
+        self.audit.record(vec![event]).await?;
+        if !decision.allowed {
+            return Err(PatientError::Forbidden {
+                reasons: decision.reasons,
+            });
+        }
+        let (row, shredded, deks) = found.ok_or(PatientError::Vault(VaultError::UnknownRecord))?;
+        let keys = self.sealed.keys_for_read(&row, shredded, deks).await?;
         let body = SealedData::open_stored_with(&keys, &row)?;
         Ok((RecordInfo::from(&row), body))
     }

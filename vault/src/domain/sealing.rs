@@ -314,6 +314,30 @@ impl SealedData {
         self.keys(row.patient, dek_version).await
     }
 
+    /// The keys that open `row`, from its patient's key state read in the same statement
+    /// ([`store::records::for_unseal`]): the DEK of the version its envelope names.
+    pub async fn keys_for_read(
+        &self,
+        row: &StoredRecord,
+        shredded: bool,
+        deks: Vec<store::keys::StoredDek>,
+    ) -> Result<Arc<PatientKeys>, VaultError> {
+        let dek_version = crate::crypto::Envelope::parse(&row.envelope)
+            .map_err(|_| OpenError)?
+            .dek_version;
+        let state = match deks.into_iter().find(|d| d.dek_version == dek_version) {
+            _ if shredded => PatientKeyState::Shredded,
+            Some(dek) => PatientKeyState::Live(dek),
+            None => {
+                return Err(store::StoreError::Corrupt(
+                    "a live patient has no DEK of that version".into(),
+                )
+                .into());
+            }
+        };
+        self.keys_from(row.patient, &state).await
+    }
+
     /// Opens a stored row with keys already read by [`Self::keys_for_stored`].
     pub fn open_stored_with(
         keys: &PatientKeys,

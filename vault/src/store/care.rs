@@ -237,6 +237,7 @@ pub async fn patients_in_care(
 }
 
 /// The live facts of a staff member about a patient, in one round trip.
+#[derive(Default)]
 pub struct StaffFacts {
     /// A care relationship holds now.
     pub care: bool,
@@ -246,69 +247,93 @@ pub struct StaffFacts {
     pub restricted: bool,
 }
 
-/// [`StaffFacts`] in one round trip.
-pub async fn staff_facts(
-    db: &Database,
+/// The columns of [`StaffFacts`] as a statement reads them.
+#[derive(sqlx::FromRow)]
+pub(super) struct StaffFactsRow {
+    care: bool,
+    restricted_at: Option<i64>,
+    grant_id: Option<String>,
+    reason_code: Option<String>,
+}
+
+impl From<StaffFactsRow> for StaffFacts {
+    fn from(r: StaffFactsRow) -> Self {
+        StaffFacts {
+            care: r.care,
+            grant: r
+                .grant_id
+                .zip(r.reason_code)
+                .map(|(grant_id, reason_code)| LiveGrant {
+                    grant_id,
+                    reason_code,
+                }),
+            restricted: r.restricted_at.is_some(),
+        }
+    }
+}
+
+/// `SELECT` the columns of [`StaffFactsRow`] `FROM patients WHERE patient_id = patient`: one
+/// row, or none for an unknown patient. A statement that needs more of the patient (the
+/// unseal, `store::records::for_unseal`) adds its columns and joins to it, so the facts cost
+/// no round trip of their own.
+pub(super) fn staff_facts_select(
     staff_id: &str,
     patient: PatientId,
     now: i64,
-) -> Result<StaffFacts, StoreError> {
-    #[derive(sqlx::FromRow)]
-    struct Row {
-        kind: String,
-        grant_id: String,
-        reason_code: String,
-    }
+) -> sea_query::SelectStatement {
     let care = Query::select()
-        .expr_as(Expr::val("care"), "kind")
-        .expr_as(Expr::val(""), "grant_id")
-        .expr_as(Expr::val(""), "reason_code")
+        .expr(Expr::val(1))
         .from(CareRelationships::Table)
         .and_where(Expr::col(CareRelationships::DoctorStaffId).eq(staff_id))
         .and_where(Expr::col(CareRelationships::PatientId).eq(patient.to_string()))
         .and_where(Expr::col(CareRelationships::ValidFrom).lte(now))
         .and_where(Expr::col(CareRelationships::ValidUntil).gt(now))
         .to_owned();
+    // At most one row: a second live grant (not possible through the API) would not multiply
+    // the statement's rows.
     let grant = Query::select()
-        .expr_as(Expr::val("grant"), "kind")
-        .expr_as(Expr::col(BreakGlassGrants::GrantId), "grant_id")
-        .expr_as(Expr::col(BreakGlassGrants::ReasonCode), "reason_code")
+        .column(BreakGlassGrants::GrantId)
+        .column(BreakGlassGrants::ReasonCode)
         .from(BreakGlassGrants::Table)
         .and_where(Expr::col(BreakGlassGrants::StaffId).eq(staff_id))
         .and_where(Expr::col(BreakGlassGrants::PatientId).eq(patient.to_string()))
         .and_where(Expr::col(BreakGlassGrants::StartedAt).lte(now))
         .and_where(Expr::col(BreakGlassGrants::ExpiresAt).gt(now))
         .and_where(Expr::col(BreakGlassGrants::EndedAt).is_null())
+        .order_by(BreakGlassGrants::GrantId, sea_query::Order::Asc)
+        .limit(1)
         .to_owned();
-    let restricted = Query::select()
-        .expr_as(Expr::val("restricted"), "kind")
-        .expr_as(Expr::val(""), "grant_id")
-        .expr_as(Expr::val(""), "reason_code")
+    Query::select()
+        .expr_as(Expr::exists(care), "care")
+        .column((Patients::Table, Patients::RestrictedAt))
+        .column((Subquery::LiveGrant, BreakGlassGrants::GrantId))
+        .column((Subquery::LiveGrant, BreakGlassGrants::ReasonCode))
         .from(Patients::Table)
-        .and_where(Expr::col(Patients::PatientId).eq(patient.to_string()))
-        .and_where(Expr::col(Patients::RestrictedAt).is_not_null())
-        .to_owned();
-    let rows: Vec<Row> = db
-        .fetch_all(
-            &care
-                .clone()
-                .union(sea_query::UnionType::All, grant)
-                .union(sea_query::UnionType::All, restricted)
-                .to_owned(),
+        .join_subquery(
+            sea_query::JoinType::LeftJoin,
+            grant,
+            Subquery::LiveGrant,
+            Expr::cust("TRUE"),
         )
+        .and_where(Expr::col((Patients::Table, Patients::PatientId)).eq(patient.to_string()))
+        .to_owned()
+}
+
+/// The alias of the live grant's subquery in [`staff_facts_select`].
+#[derive(Iden)]
+enum Subquery {
+    LiveGrant,
+}
+
+/// [`StaffFacts`] in one round trip; none of them for an unknown patient.
+pub async fn staff_facts(
+    db: &Database,
+    staff_id: &str,
+    patient: PatientId,
+    now: i64,
+) -> Result<StaffFacts, StoreError> {
+    let row: Option<StaffFactsRow> = db
+        .fetch_optional(&staff_facts_select(staff_id, patient, now))
         .await?;
-    let has_care = rows.iter().any(|r| r.kind == "care");
-    let restricted = rows.iter().any(|r| r.kind == "restricted");
-    let live = rows
-        .into_iter()
-        .find(|r| r.kind == "grant")
-        .map(|r| LiveGrant {
-            grant_id: r.grant_id,
-            reason_code: r.reason_code,
-        });
-    Ok(StaffFacts {
-        care: has_care,
-        grant: live,
-        restricted,
-    })
+    Ok(row.map(StaffFacts::from).unwrap_or_default())
 }

@@ -2,6 +2,8 @@
 
 use sea_query::{Expr, ExprTrait, Iden, Order, Query};
 
+use super::care::{StaffFacts, StaffFactsRow};
+use super::keys::StoredDek;
 use super::{Database, StoreError, Transaction, parse_id, to_u32};
 use crate::ids::{PatientId, RecordId};
 
@@ -15,6 +17,28 @@ enum SealedRecords {
     Envelope,
     CreatedAt,
     Author,
+}
+
+#[derive(Iden)]
+enum Patients {
+    Table,
+    PatientId,
+    ShreddedAt,
+}
+
+#[derive(Iden)]
+enum PatientDeks {
+    Table,
+    PatientId,
+    DekVersion,
+    KekVersion,
+    WrappedDek,
+}
+
+/// The alias of the record version asked for, in [`for_unseal`].
+#[derive(Iden)]
+enum Subquery {
+    Asked,
 }
 
 /// One stored version of a record.
@@ -100,22 +124,141 @@ fn select_all() -> sea_query::SelectStatement {
         .to_owned()
 }
 
-/// One version of a record, or its latest version when `version` is `None`.
-pub async fn get(
-    db: &Database,
-    record: RecordId,
-    version: Option<u32>,
-) -> Result<Option<StoredRecord>, StoreError> {
+/// `version` of a record, or its latest version when `version` is `None`.
+fn select_version(record: RecordId, version: Option<u32>) -> sea_query::SelectStatement {
     let mut q = select_all();
     q.and_where(Expr::col(SealedRecords::RecordId).eq(record.to_string()));
     match version {
         Some(v) => q.and_where(Expr::col(SealedRecords::Version).eq(i64::from(v))),
         None => q.order_by(SealedRecords::Version, Order::Desc).limit(1),
     };
-    db.fetch_optional::<RecordRow, _>(&q)
+    q
+}
+
+/// One version of a record, or its latest version when `version` is `None`.
+pub async fn get(
+    db: &Database,
+    record: RecordId,
+    version: Option<u32>,
+) -> Result<Option<StoredRecord>, StoreError> {
+    db.fetch_optional::<RecordRow, _>(&select_version(record, version))
         .await?
         .map(StoredRecord::try_from)
         .transpose()
+}
+
+/// All that an unseal reads, from one statement (ADR 0026).
+pub struct UnsealRead {
+    /// The staff member's facts about the patient, for the decision.
+    pub facts: StaffFacts,
+    /// The version asked for, if it exists and is this patient's: a record of another patient
+    /// is not joined, and is answered like a missing one.
+    pub record: Option<StoredRecord>,
+    /// The patient was crypto-shredded.
+    pub shredded: bool,
+    /// Every DEK version of the patient (none once shredded); the record's envelope names the
+    /// one that opens it.
+    pub deks: Vec<StoredDek>,
+}
+
+/// What an unseal of `record` (`version`, or the latest) by `staff_id` needs, in one round
+/// trip: the patient's row with the staff member's facts, LEFT JOIN the version asked for,
+/// LEFT JOIN the patient's DEKs, one row per DEK version. One statement also means one
+/// snapshot, so a shred cannot fall between the key state and the record. `None` for an
+/// unknown patient.
+pub async fn for_unseal(
+    db: &Database,
+    staff_id: &str,
+    patient: PatientId,
+    record: RecordId,
+    version: Option<u32>,
+    now: i64,
+) -> Result<Option<UnsealRead>, StoreError> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        #[sqlx(flatten)]
+        facts: StaffFactsRow,
+        shredded_at: Option<i64>,
+        record_id: Option<String>,
+        version: Option<i64>,
+        kind: Option<String>,
+        envelope: Option<Vec<u8>>,
+        created_at: Option<i64>,
+        author: Option<String>,
+        dek_version: Option<i64>,
+        kek_version: Option<i64>,
+        wrapped_dek: Option<Vec<u8>>,
+    }
+    let asked = |c: SealedRecords| Expr::col((Subquery::Asked, c));
+    let dek = |c: PatientDeks| Expr::col((PatientDeks::Table, c));
+    let statement = super::care::staff_facts_select(staff_id, patient, now)
+        .column((Patients::Table, Patients::ShreddedAt))
+        .expr_as(asked(SealedRecords::RecordId), SealedRecords::RecordId)
+        .expr_as(asked(SealedRecords::Version), SealedRecords::Version)
+        .expr_as(asked(SealedRecords::Kind), SealedRecords::Kind)
+        .expr_as(asked(SealedRecords::Envelope), SealedRecords::Envelope)
+        .expr_as(asked(SealedRecords::CreatedAt), SealedRecords::CreatedAt)
+        .expr_as(asked(SealedRecords::Author), SealedRecords::Author)
+        .expr_as(dek(PatientDeks::DekVersion), PatientDeks::DekVersion)
+        .expr_as(dek(PatientDeks::KekVersion), PatientDeks::KekVersion)
+        .expr_as(dek(PatientDeks::WrappedDek), PatientDeks::WrappedDek)
+        .join_subquery(
+            sea_query::JoinType::LeftJoin,
+            select_version(record, version),
+            Subquery::Asked,
+            asked(SealedRecords::PatientId).equals((Patients::Table, Patients::PatientId)),
+        )
+        .left_join(
+            PatientDeks::Table,
+            dek(PatientDeks::PatientId).equals((Patients::Table, Patients::PatientId)),
+        )
+        .to_owned();
+    let rows: Vec<Row> = db.fetch_all(&statement).await?;
+    let mut rows = rows.into_iter();
+    let Some(first) = rows.next() else {
+        return Ok(None);
+    };
+    let record = match (
+        first.record_id,
+        first.version,
+        first.kind,
+        first.envelope,
+        first.created_at,
+    ) {
+        (Some(record_id), Some(version), Some(kind), Some(envelope), Some(created_at)) => {
+            Some(StoredRecord {
+                record: parse_id(&record_id, "record_id")?,
+                version: to_u32(version, "version")?,
+                patient,
+                kind,
+                envelope,
+                created_at,
+                author: first.author,
+            })
+        }
+        _ => None,
+    };
+    let dek_of = |v: Option<i64>, k: Option<i64>, w: Option<Vec<u8>>| match (v, k, w) {
+        (Some(v), Some(k), Some(w)) => {
+            Some(to_u32(v, "dek_version").and_then(|v| StoredDek::new(patient, v, k, w)))
+        }
+        _ => None,
+    };
+    let mut deks = Vec::new();
+    deks.extend(dek_of(
+        first.dek_version,
+        first.kek_version,
+        first.wrapped_dek,
+    ));
+    for r in rows {
+        deks.extend(dek_of(r.dek_version, r.kek_version, r.wrapped_dek));
+    }
+    Ok(Some(UnsealRead {
+        facts: first.facts.into(),
+        record,
+        shredded: first.shredded_at.is_some(),
+        deks: deks.into_iter().collect::<Result<_, _>>()?,
+    }))
 }
 
 /// Every version of every record of a patient, oldest first.
