@@ -7,7 +7,7 @@ use crate::ids::PatientId;
 use crate::keys::{KekVersion, WrappedDek};
 
 #[derive(Iden)]
-enum Patients {
+pub(super) enum Patients {
     Table,
     PatientId,
     CreatedAt,
@@ -15,7 +15,7 @@ enum Patients {
 }
 
 #[derive(Iden)]
-enum PatientDeks {
+pub(super) enum PatientDeks {
     Table,
     PatientId,
     DekVersion,

@@ -3,7 +3,7 @@
 use sea_query::{Expr, ExprTrait, Iden, Order, Query};
 
 use super::care::{StaffFacts, StaffFactsRow};
-use super::keys::StoredDek;
+use super::keys::{PatientDeks, Patients, StoredDek};
 use super::{Database, StoreError, Transaction, parse_id, to_u32};
 use crate::ids::{PatientId, RecordId};
 
@@ -17,22 +17,6 @@ enum SealedRecords {
     Envelope,
     CreatedAt,
     Author,
-}
-
-#[derive(Iden)]
-enum Patients {
-    Table,
-    PatientId,
-    ShreddedAt,
-}
-
-#[derive(Iden)]
-enum PatientDeks {
-    Table,
-    PatientId,
-    DekVersion,
-    KekVersion,
-    WrappedDek,
 }
 
 /// The alias of the record version asked for, in [`for_unseal`].
