@@ -289,7 +289,7 @@ pub(super) fn staff_facts_select(
         .and_where(Expr::col(CareRelationships::ValidFrom).lte(now))
         .and_where(Expr::col(CareRelationships::ValidUntil).gt(now))
         .to_owned();
-    // At most one row: a second live grant (not possible through the API) would not multiply
+    // At most one row: a second live grant, should there ever be one, must not multiply
     // the statement's rows.
     let grant = Query::select()
         .column(BreakGlassGrants::GrantId)
