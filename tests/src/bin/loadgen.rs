@@ -761,6 +761,13 @@ async fn run(a: Args) -> Result<(), Failure> {
                     p.quantile(0.75) * 100.0,
                     share * 100.0
                 );
+                if let Some((audited, stubbed)) = p.busy {
+                    println!(
+                        "    machine busy during those slices: audited {:.1}%, stubbed {:.1}%",
+                        audited * 100.0,
+                        stubbed * 100.0
+                    );
+                }
             }
             None => println!(
                 "  unseal with audit / stubbed    = {:.1}%  in the rounds' slices (issue 4 goal >= 80%; measured by --audit-pairs) {}",
@@ -814,6 +821,11 @@ async fn run(a: Args) -> Result<(), Failure> {
                     p.share(),
                     p.quantile(0.5)
                 );
+                if let Some((audited, stubbed)) = p.busy {
+                    out += &format!(
+                        "{prefix}busy_audited={audited:.3}\n{prefix}busy_stubbed={stubbed:.3}\n"
+                    );
+                }
             }
             out += &format!(
                 "{prefix}cache_misses={}\n{prefix}audit_events_per_commit={:.2}\n",
@@ -851,6 +863,10 @@ struct AuditPairs {
     stubbed: usize,
     /// Each pair's audited / stubbed, sorted.
     ratios: Vec<f64>,
+    /// The machine's busy CPU time over all CPU time during the audited and the stubbed
+    /// slices (Linux `/proc/stat`; `None` elsewhere): a share well under the stubbed one means
+    /// the audited unseal leaves the cores idle while requests wait for their batch.
+    busy: Option<(f64, f64)>,
 }
 
 impl AuditPairs {
@@ -1093,7 +1109,11 @@ impl Suite<'_> {
             audited: 0,
             stubbed: 0,
             ratios: Vec::with_capacity(count),
+            busy: None,
         };
+        // Busy and total jiffies over the audited and the stubbed slices.
+        let mut cpu = [(0u64, 0u64); 2];
+        let mut cpu_known = true;
         for pair in 0..count {
             let order = if pair % 2 == 0 {
                 [(audited, true), (stubbed, false)]
@@ -1102,9 +1122,18 @@ impl Suite<'_> {
             };
             let (mut a, mut s) = (0, 0);
             for ((name, shots, min_body), is_audited) in order {
+                let before = cpu_jiffies();
                 let n = measure(name, connections, warmup, slice, shots.clone(), *min_body)
                     .await?
                     .len();
+                match (before, cpu_jiffies()) {
+                    (Some((b0, t0)), Some((b1, t1))) => {
+                        let c = &mut cpu[usize::from(!is_audited)];
+                        c.0 += b1.saturating_sub(b0);
+                        c.1 += t1.saturating_sub(t0);
+                    }
+                    _ => cpu_known = false,
+                }
                 if is_audited { a = n } else { s = n }
             }
             out.audited += a;
@@ -1112,12 +1141,33 @@ impl Suite<'_> {
             out.ratios.push(a as f64 / s.max(1) as f64);
         }
         out.ratios.sort_by(f64::total_cmp);
+        let share = |(busy, total): (u64, u64)| busy as f64 / total.max(1) as f64;
+        out.busy = cpu_known.then(|| (share(cpu[0]), share(cpu[1])));
         println!(
             "  {count} pairs of 1 s slices, audited and stubbed unseal taking turns: {} and {} requests",
             out.audited, out.stubbed
         );
         Ok(out)
     }
+}
+
+/// Busy and total CPU time of the whole machine so far, in jiffies, from the first line of
+/// `/proc/stat` (user nice system idle iowait irq softirq steal ...); `None` where there is no
+/// such file. Waiting for I/O counts as idle.
+fn cpu_jiffies() -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let fields: Vec<u64> = stat
+        .lines()
+        .next()?
+        .strip_prefix("cpu ")?
+        .split_whitespace()
+        .take(8)
+        .map(str::parse)
+        .collect::<Result<_, _>>()
+        .ok()?;
+    let total: u64 = fields.iter().sum();
+    let idle = fields.get(3)? + fields.get(4)?;
+    Some((total.saturating_sub(idle), total))
 }
 
 fn main() -> std::process::ExitCode {
