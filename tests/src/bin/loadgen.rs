@@ -864,8 +864,9 @@ struct AuditPairs {
     /// Each pair's audited / stubbed, sorted.
     ratios: Vec<f64>,
     /// The machine's busy CPU time over all CPU time during the audited and the stubbed
-    /// slices (Linux `/proc/stat`; `None` elsewhere): a share well under the stubbed one means
-    /// the audited unseal leaves the cores idle while requests wait for their batch.
+    /// slices, each with its warm-up (Linux `/proc/stat`; `None` elsewhere): a share well
+    /// under the stubbed one means the audited unseal leaves the cores idle while requests
+    /// wait for their batch.
     busy: Option<(f64, f64)>,
 }
 
@@ -1111,7 +1112,8 @@ impl Suite<'_> {
             ratios: Vec::with_capacity(count),
             busy: None,
         };
-        // Busy and total jiffies over the audited and the stubbed slices.
+        // Busy and total jiffies over the audited ([0]) and the stubbed ([1]) slices, warm-ups
+        // included: the warm-up runs the same load.
         let mut cpu = [(0u64, 0u64); 2];
         let mut cpu_known = true;
         for pair in 0..count {
