@@ -656,3 +656,68 @@ async fn rate_rules(backend: Backend) {
     assert!(check(&app).await.passed());
 }
 on_both_backends!(rate_rules_count_their_own_windows, rate_rules);
+
+/// A night of reads raises one after-hours alert per member of staff, however many reads
+/// the scan holds, and the rule then stays quiet for that principal on the next scan.
+async fn after_hours_once(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let writer = app.state.audit.clone();
+    let scanner = app.state.alert_scanner.clone();
+    scanner.scan_once().await.unwrap();
+    // 03:00 Moscow time (the default offset) of the test clock's day: before working hours.
+    let moscow = app.clock.unix_seconds() + 180 * 60;
+    let night = moscow - moscow.rem_euclid(86_400) + 3 * 3600 - 180 * 60;
+    // Five patients each: under the patient-volume threshold, so only the night rule fires.
+    let read = |who: &str, i: usize| AuditRow {
+        patient_token: Some(format!("pt_night{:02}", i % 5)),
+        ..access(who, "doctor", "read_record", "permit", night + i as i64)
+    };
+    let fired = |raised: &[vault::store::alerts::AlertRow]| {
+        let mut rules: Vec<(String, String)> = raised
+            .iter()
+            .map(|a| (a.rule.clone(), a.principal.clone()))
+            .collect();
+        rules.sort();
+        rules
+    };
+    let mut rows: Vec<AuditRow> = (0..40).map(|i| read("staff:dr-night-a", i)).collect();
+    rows.extend((0..3).map(|i| read("staff:dr-night-b", i)));
+    rows.push(read("staff:dr-night-c", 0));
+    writer.record(rows).await.unwrap();
+    let raised = scanner.scan_once().await.unwrap();
+    assert_eq!(
+        fired(&raised),
+        vec![
+            ("after_hours_access".into(), "staff:dr-night-a".into()),
+            ("after_hours_access".into(), "staff:dr-night-b".into()),
+            ("after_hours_access".into(), "staff:dr-night-c".into()),
+        ]
+    );
+    // Each alert points at its principal's first read of the night.
+    let events = vault::store::audit::events_after(&app.db.db, 0, 10_000)
+        .await
+        .unwrap();
+    for alert in &raised {
+        let first = events
+            .iter()
+            .find(|e| e.row.principal == alert.principal)
+            .map(|e| e.seq);
+        assert_eq!(Some(alert.seq_first), first, "{}", alert.principal);
+    }
+    writer
+        .record((40..50).map(|i| read("staff:dr-night-a", i)).collect())
+        .await
+        .unwrap();
+    assert_eq!(fired(&scanner.scan_once().await.unwrap()), vec![]);
+    let alerts = vault::store::alerts::list(&app.db.db, 0, 100)
+        .await
+        .unwrap();
+    assert_eq!(
+        alerts
+            .iter()
+            .filter(|a| a.rule == "after_hours_access")
+            .count(),
+        3
+    );
+}
+on_both_backends!(after_hours_alert_once_per_principal, after_hours_once);

@@ -9,7 +9,7 @@
 //! 0022). The rules are pure functions of events and thresholds: tests drive them with fixed
 //! times.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -338,11 +338,19 @@ impl AlertScanner {
             .into_iter()
             .collect();
         let mut raised = Vec::new();
+        // A rule with a quiet time raises once per principal; after its first finding in this
+        // scan (raised now, or found quiet), the others of the same rule and principal need
+        // no query. A night of a doctor's reads is one finding per read: one query each cost
+        // the scanner thousands of statements per scan.
+        let mut settled: HashSet<(&'static str, String)> = HashSet::new();
         for f in self.rules.evaluate(&new, &window, &staff_tokens) {
-            if f.quiet_for > 0
-                && alerts::fired_since(&mut tx, f.rule, &f.principal, now - f.quiet_for).await?
-            {
-                continue;
+            if f.quiet_for > 0 {
+                let first_of_pair = settled.insert((f.rule, f.principal.clone()));
+                if !first_of_pair
+                    || alerts::fired_since(&mut tx, f.rule, &f.principal, now - f.quiet_for).await?
+                {
+                    continue;
+                }
             }
             let row = AlertRow {
                 alert_id: uuid::Uuid::new_v4().to_string(),
