@@ -593,6 +593,16 @@ fn access(principal: &str, role: &str, action: &str, decision: &str, at: i64) ->
     }
 }
 
+/// The (rule, principal) of each alert raised, sorted.
+fn fired(raised: &[vault::store::alerts::AlertRow]) -> Vec<(String, String)> {
+    let mut rules: Vec<(String, String)> = raised
+        .iter()
+        .map(|a| (a.rule.clone(), a.principal.clone()))
+        .collect();
+    rules.sort();
+    rules
+}
+
 /// The rate rules count each one's own window before the newest event: reads from before the
 /// hour do not count towards a doctor's patient volume, the reads of the hour do, and a rule
 /// that fired stays quiet for that principal while others still fire.
@@ -606,14 +616,6 @@ async fn rate_rules(backend: Backend) {
     let read = |i: usize, at: i64| AuditRow {
         patient_token: Some(format!("pt_volume{i:04}")),
         ..access("staff:dr-volume", "doctor", "read_record", "permit", at)
-    };
-    let fired = |raised: &[vault::store::alerts::AlertRow]| {
-        let mut rules: Vec<(String, String)> = raised
-            .iter()
-            .map(|a| (a.rule.clone(), a.principal.clone()))
-            .collect();
-        rules.sort();
-        rules
     };
 
     // 31 patients two hours ago and 5 now: 5 within the hour, under the threshold of 30.
@@ -671,14 +673,6 @@ async fn after_hours_once(backend: Backend) {
     let read = |who: &str, i: usize| AuditRow {
         patient_token: Some(format!("pt_night{:02}", i % 5)),
         ..access(who, "doctor", "read_record", "permit", night + i as i64)
-    };
-    let fired = |raised: &[vault::store::alerts::AlertRow]| {
-        let mut rules: Vec<(String, String)> = raised
-            .iter()
-            .map(|a| (a.rule.clone(), a.principal.clone()))
-            .collect();
-        rules.sort();
-        rules
     };
     let mut rows: Vec<AuditRow> = (0..40).map(|i| read("staff:dr-night-a", i)).collect();
     rows.extend((0..3).map(|i| read("staff:dr-night-b", i)));
