@@ -154,22 +154,9 @@ pub struct ResolveEntry {
 }
 
 /// One row of a resolve: a token found, by its place in the list asked for (from 0), with its
-/// patient's key state and the sealed fields asked for. PostgreSQL answers one row per token
-/// with the fields as arrays; SQLite one row per token and field.
+/// patient's key state and one sealed field asked for (`None` where the patient has none).
 #[derive(sqlx::FromRow)]
 struct ResolveRow {
-    position: i64,
-    patient_id: String,
-    shredded_at: Option<i64>,
-    kek_version: Option<i64>,
-    wrapped_dek: Option<Vec<u8>>,
-    fields: Option<Vec<String>>,
-    versions: Option<Vec<i64>>,
-    envelopes: Option<Vec<Vec<u8>>>,
-}
-
-#[derive(sqlx::FromRow)]
-struct ResolveFieldRow {
     position: i64,
     patient_id: String,
     shredded_at: Option<i64>,
@@ -180,38 +167,20 @@ struct ResolveFieldRow {
     envelope: Option<Vec<u8>>,
 }
 
-impl From<ResolveFieldRow> for ResolveRow {
-    fn from(r: ResolveFieldRow) -> Self {
-        let (fields, versions, envelopes) = match (r.field, r.version, r.envelope) {
-            (Some(f), Some(v), Some(e)) => (Some(vec![f]), Some(vec![v]), Some(vec![e])),
-            _ => (None, None, None),
-        };
-        ResolveRow {
-            position: r.position,
-            patient_id: r.patient_id,
-            shredded_at: r.shredded_at,
-            kek_version: r.kek_version,
-            wrapped_dek: r.wrapped_dek,
-            fields,
-            versions,
-            envelopes,
-        }
-    }
-}
-
 /// A resolve's reads in one statement: each token of `domain` with its patient, the patient's
 /// DEK of `dek_version` (or that it was shredded) and the sealed `fields`. The answer has one
 /// entry per token, in the order asked; `None` for a token not found.
 ///
-/// How it is shaped, from the day-view profiles (ADR 0018, 0020, 0021):
+/// How it is shaped, from the day-view profiles (ADR 0018, 0020, 0021, 0027):
 /// - The token and field lists travel as one array parameter each (PostgreSQL) or one JSON
 ///   array (SQLite), joined rather than spelled out as `IN ($1, ...)`: with a list of hundreds
 ///   of parameters PostgreSQL's generic plan rebuilt and scanned the list for every row.
-/// - On PostgreSQL a token's fields come aggregated in one row, so a third of the rows go
-///   back, each without repeating the token's key material. The flat join costs the executor
-///   less but lost end to end in the clinic bench (ADR 0021), on the rows it sends and the
-///   vault decodes. Either way the fields are read from the primary key's index, which
-///   carries version and envelope (migration 0012).
+/// - One row per token and field asked for. On PostgreSQL each field is found by its whole
+///   key (patient, field) in the key's index, which carries version and envelope (migration
+///   0012); the `LIMIT 1` (the key is unique) keeps the planner from turning that probe into a
+///   scan of all the patient's fields filtered by the list. The token and DEK probes are
+///   index-only too (migration 0013). The day view asks for one field (ADR 0025), so its rows
+///   are one per token.
 /// - A row names its token by its place in the list, not by the token's text, and the
 ///   patient row is probed only when the DEK is missing: a shred deletes the DEKs and marks the
 ///   patient in one transaction, so in one snapshot a DEK present means not shredded.
@@ -229,13 +198,13 @@ pub async fn resolve_batch(
         CASE WHEN d.wrapped_dek IS NULL THEN \
             (SELECT p.shredded_at FROM patients p WHERE p.patient_id = t.patient_id) END \
             AS shredded_at, \
-        d.kek_version, d.wrapped_dek, f.fields, f.versions, f.envelopes \
+        d.kek_version, d.wrapped_dek, f.field, f.version, f.envelope \
         FROM UNNEST($2::TEXT[]) WITH ORDINALITY AS q (token, position) \
         JOIN patient_tokens t ON t.token = q.token AND t.domain = $1 \
         LEFT JOIN patient_deks d ON d.patient_id = t.patient_id AND d.dek_version = $3 \
-        CROSS JOIN LATERAL (SELECT array_agg(i.field) AS fields, array_agg(i.version) AS versions, \
-            array_agg(i.envelope) AS envelopes FROM identity_fields i \
-            WHERE i.patient_id = t.patient_id AND i.field = ANY($4::TEXT[])) f";
+        CROSS JOIN UNNEST($4::TEXT[]) AS w (field) \
+        LEFT JOIN LATERAL (SELECT i.field, i.version, i.envelope FROM identity_fields i \
+            WHERE i.patient_id = t.patient_id AND i.field = w.field LIMIT 1) f ON TRUE";
     const SQLITE: &str = "SELECT q.key AS position, t.patient_id, \
         CASE WHEN d.wrapped_dek IS NULL THEN \
             (SELECT p.shredded_at FROM patients p WHERE p.patient_id = t.patient_id) END \
@@ -260,16 +229,13 @@ pub async fn resolve_batch(
             let json = |v: Result<String, serde_json::Error>| {
                 v.map_err(|e| StoreError::Corrupt(format!("resolve lists as JSON: {e}")))
             };
-            sqlx::query_as::<_, ResolveFieldRow>(SQLITE)
+            sqlx::query_as(SQLITE)
                 .bind(domain)
                 .bind(json(serde_json::to_string(tokens))?)
                 .bind(i64::from(dek_version))
                 .bind(json(serde_json::to_string(fields))?)
                 .fetch_all(pool)
                 .await?
-                .into_iter()
-                .map(ResolveRow::from)
-                .collect()
         }
     };
     let mut out: Vec<Option<ResolveEntry>> =
@@ -303,24 +269,23 @@ pub async fn resolve_batch(
                 })
             }
         };
-        let (names, versions, envelopes) = (
-            r.fields.unwrap_or_default(),
-            r.versions.unwrap_or_default(),
-            r.envelopes.unwrap_or_default(),
-        );
-        if names.len() != versions.len() || names.len() != envelopes.len() {
-            return Err(StoreError::Corrupt(
-                "resolve field arrays differ in length".into(),
-            ));
-        }
-        for ((field, version), envelope) in names.into_iter().zip(versions).zip(envelopes) {
-            if !entry.fields.iter().any(|f| f.field == field) {
-                entry.fields.push(StoredField {
-                    patient: entry.patient,
-                    field,
-                    version: to_u32(version, "version")?,
-                    envelope,
-                });
+        match (r.field, r.version, r.envelope) {
+            (Some(field), Some(version), Some(envelope)) => {
+                // A field named twice in the list is read twice; it is answered once.
+                if !entry.fields.iter().any(|f| f.field == field) {
+                    entry.fields.push(StoredField {
+                        patient: entry.patient,
+                        field,
+                        version: to_u32(version, "version")?,
+                        envelope,
+                    });
+                }
+            }
+            (None, None, None) => {}
+            _ => {
+                return Err(StoreError::Corrupt(
+                    "a resolve row with part of a field".into(),
+                ));
             }
         }
     }
