@@ -880,29 +880,62 @@ async fn postgres_text_columns_compare_bytewise() {
     );
 }
 
-/// Migration 0012 (ADR 0021): on PostgreSQL the key index of `identity_fields` carries what a
-/// resolve reads, so that it can answer from the index alone, and stays the unique key.
+/// Migrations 0012 (ADR 0021) and 0013 (ADR 0027): on PostgreSQL the key indexes of
+/// `identity_fields`, `patient_tokens` and `patient_deks` carry what a resolve reads, so that it
+/// can answer from the indexes alone, and stay the unique keys.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_identity_key_carries_what_a_resolve_reads() {
+async fn postgres_keys_carry_what_a_resolve_reads() {
     let app = TestApp::spawn(Backend::Postgres).await;
-    let covering_key = app
-        .raw_count(
-            "SELECT COUNT(*) FROM pg_index i WHERE i.indrelid = 'identity_fields'::regclass AND i.indisprimary \
-             AND i.indnkeyatts = 2 AND i.indnatts = 4 \
-             AND pg_get_indexdef(i.indexrelid) LIKE '%(patient_id, field) INCLUDE (version, envelope)'",
-        )
-        .await;
-    assert_eq!(
-        covering_key, 1,
-        "the primary key includes version and envelope"
-    );
-    let indexes = app
-        .raw_count("SELECT COUNT(*) FROM pg_index WHERE indrelid = 'identity_fields'::regclass")
-        .await;
-    assert_eq!(
-        indexes, 1,
-        "one index serves as key and for the resolve's reads"
-    );
+    // Each table a resolve probes is read by an index-only scan of its primary key, which
+    // carries the columns read (ADR 0021 for identity fields, ADR 0027 for tokens and DEKs);
+    // each key is still the table's only index of those columns, so nothing is written twice.
+    for (table, keys, all, definition, others) in [
+        (
+            "identity_fields",
+            2,
+            4,
+            "(patient_id, field) INCLUDE (version, envelope)",
+            0,
+        ),
+        (
+            "patient_tokens",
+            1,
+            3,
+            "(token) INCLUDE (domain, patient_id)",
+            // UNIQUE (domain, patient_id): one token per patient and domain.
+            1,
+        ),
+        (
+            "patient_deks",
+            2,
+            4,
+            "(patient_id, dek_version) INCLUDE (kek_version, wrapped_dek)",
+            // patient_deks_by_kek, for KEK rotation and retirement.
+            1,
+        ),
+    ] {
+        let covering_key = app
+            .raw_count(&format!(
+                "SELECT COUNT(*) FROM pg_index i WHERE i.indrelid = '{table}'::regclass AND i.indisprimary \
+                 AND i.indnkeyatts = {keys} AND i.indnatts = {all} \
+                 AND pg_get_indexdef(i.indexrelid) LIKE '%{definition}'"
+            ))
+            .await;
+        assert_eq!(
+            covering_key, 1,
+            "the primary key of {table} is {definition}"
+        );
+        let indexes = app
+            .raw_count(&format!(
+                "SELECT COUNT(*) FROM pg_index WHERE indrelid = '{table}'::regclass"
+            ))
+            .await;
+        assert_eq!(
+            indexes,
+            1 + others,
+            "{table}: the key serves the resolve's reads, no second index of its columns"
+        );
+    }
 }
 
 async fn audit_failure_fails_closed(backend: Backend) {

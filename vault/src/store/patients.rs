@@ -169,7 +169,9 @@ struct ResolveRow {
 
 /// A resolve's reads in one statement: each token of `domain` with its patient, the patient's
 /// DEK of `dek_version` (or that it was shredded) and the sealed `fields`. The answer has one
-/// entry per token, in the order asked; `None` for a token not found.
+/// entry per token, in the order asked; `None` for a token not found. `fields` names one field
+/// at least (the API refuses an empty list): PostgreSQL answers a row per token and field, so
+/// with none every token would read as not found.
 ///
 /// How it is shaped, from the day-view profiles (ADR 0018, 0020, 0021, 0027):
 /// - The token and field lists travel as one array parameter each (PostgreSQL) or one JSON
@@ -191,6 +193,7 @@ pub async fn resolve_batch(
     fields: &[&str],
     dek_version: u32,
 ) -> Result<Vec<Option<ResolveEntry>>, StoreError> {
+    debug_assert!(!fields.is_empty(), "a resolve reads one field at least");
     if tokens.is_empty() {
         return Ok(Vec::new());
     }
@@ -271,7 +274,7 @@ pub async fn resolve_batch(
         };
         match (r.field, r.version, r.envelope) {
             (Some(field), Some(version), Some(envelope)) => {
-                // A field named twice in the list is read twice; it is answered once.
+                // The API takes distinct fields; a list naming one twice still answers it once.
                 if !entry.fields.iter().any(|f| f.field == field) {
                     entry.fields.push(StoredField {
                         patient: entry.patient,
