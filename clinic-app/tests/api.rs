@@ -136,7 +136,7 @@ on_both_backends!(
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(body["code"], json!("invalid_field"));
         // The vault gone: readiness still 200 (clinic-app serves what it can) and says so.
-        app.vault.stop();
+        app.vault.stop().await;
         let (status, ready) = app.get("", "/readyz").await;
         assert_eq!(
             (status, ready),

@@ -849,7 +849,7 @@ on_both_backends!(
         open_shift(&app, &app.cashier).await;
         pay(&app, &inv_a, "cash", "2500", &key()).await;
 
-        app.vault.stop();
+        app.vault.stop().await;
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
         let (status, body) = app
             .get(

@@ -713,7 +713,7 @@ on_both_backends!(
 async fn sign_in_needs_the_vault_and_says_so() {
     let mut app = TestApp::spawn(clinic_app::store::Backend::Sqlite).await;
     app.register("Ожидалова", "Анна", PHONE, SNILS).await;
-    app.vault.stop();
+    app.vault.stop().await;
     let (status, body) = start(&app, PHONE).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert_eq!(body["code"], json!("vault_unavailable"));

@@ -89,7 +89,7 @@ on_both_backends!(
             app.book(&app.reception, &token, 0, 9, 30).await.0,
             StatusCode::CREATED
         );
-        app.vault.stop();
+        app.vault.stop().await;
         let (status, view) = app
             .get(
                 &app.reception,
@@ -756,7 +756,7 @@ on_both_backends!(
             .register("Терпеливова", "Анна", "+79161234567", SNILS)
             .await;
         app.book(&app.reception, &token, 0, 10, 0).await;
-        app.vault.stop();
+        app.vault.stop().await;
         assert_eq!(app.state.clinic.send_due_messages().await.unwrap(), 0);
         assert!(app.sent_messages().is_empty());
         assert_eq!(

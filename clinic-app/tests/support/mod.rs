@@ -100,6 +100,7 @@ pub struct Vault {
     pub clinic_credential: String,
     pub dir: tempfile::TempDir,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
 
 impl Vault {
@@ -129,7 +130,7 @@ impl Vault {
         let state = app.state().clone();
         let base = format!("http://{}", app.local_addr().unwrap());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(app.run_until_stopped(async {
+        let server = tokio::spawn(app.run_until_stopped(async {
             let _ = rx.await;
         }));
         let clinic_credential = state
@@ -145,20 +146,28 @@ impl Vault {
             clinic_credential,
             dir,
             shutdown: Some(tx),
+            server: Some(server),
         }
     }
 
-    /// Stops the vault's HTTP server (the port then refuses connections).
-    pub fn stop(&mut self) {
+    /// Stops the vault's HTTP server and returns once it has stopped: the port refuses
+    /// connections and the keep-alive connections clinic-app held are closed. (Returning on
+    /// the signal alone let the next request race the shutdown over a pooled connection.)
+    pub async fn stop(&mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            let _ = server.await;
         }
     }
 }
 
 impl Drop for Vault {
     fn drop(&mut self) {
-        self.stop();
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
     }
 }
 
