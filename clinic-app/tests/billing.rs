@@ -850,7 +850,6 @@ on_both_backends!(
         pay(&app, &inv_a, "cash", "2500", &key()).await;
 
         app.vault.stop().await;
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
         let (status, body) = app
             .get(
                 &app.cashier,
