@@ -348,6 +348,13 @@ async fn records_with_care_and_break_glass(backend: Backend) {
         json!("K35.8"),
         "the first version stays readable"
     );
+    // The body is passed through as sealed (ADR 0028): the answer is still the typed view,
+    // with the body exactly as written.
+    let view: vault_wire::RecordView = serde_json::from_value(v.clone()).unwrap();
+    assert_eq!(
+        serde_json::to_value(&view.body).unwrap(),
+        json!({"kind": "diagnosis", "icd10": "K35.8", "text": "Острый аппендицит, MARKER-8841"})
+    );
     assert_eq!(v["meta"]["author_staff_id"], json!(doctor.id));
 
     // A version or record that is not there, and a record of another patient of the same
