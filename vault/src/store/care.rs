@@ -273,9 +273,9 @@ impl From<StaffFactsRow> for StaffFacts {
 }
 
 /// `SELECT` the columns of [`StaffFactsRow`] `FROM patients WHERE patient_id = patient`: one
-/// row, or none for an unknown patient. A statement that needs more of the patient (the
-/// unseal, `store::records::for_unseal`) adds its columns and joins to it, so the facts cost
-/// no round trip of their own.
+/// row, or none for an unknown patient. The unseal's statement (`store::records::for_unseal`)
+/// reads the same facts in the same way beside the record, written by hand (ADR 0028): a
+/// change to one is a change to the other.
 pub(super) fn staff_facts_select(
     staff_id: &str,
     patient: PatientId,
