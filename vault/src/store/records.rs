@@ -146,8 +146,9 @@ pub struct UnsealRead {
 /// cannot fall between the key state and the record. `None` for an unknown patient.
 ///
 /// Every unseal runs this, so it is written by hand as the resolve statement is (ADR 0028):
-/// one text per backend, prepared once per connection, where building it with sea-query cost
-/// about 5 % of the machine under the unseal load. A version of `NULL` asks for the latest.
+/// one text, prepared once per connection, where building it with sea-query cost about 5 % of
+/// the machine under the unseal load. It is plain SQL both backends take (`$N` parameters,
+/// `CAST`); a version of `NULL` asks for the latest.
 pub async fn for_unseal(
     db: &Database,
     staff_id: &str,
@@ -171,7 +172,7 @@ pub async fn for_unseal(
         kek_version: Option<i64>,
         wrapped_dek: Option<Vec<u8>>,
     }
-    const POSTGRES: &str = "SELECT EXISTS (SELECT 1 FROM care_relationships c \
+    const SQL: &str = "SELECT EXISTS (SELECT 1 FROM care_relationships c \
             WHERE c.doctor_staff_id = $1 AND c.patient_id = $2 \
             AND c.valid_from <= $3 AND c.valid_until > $3) AS care, \
         p.restricted_at, g.grant_id, g.reason_code, p.shredded_at, \
@@ -184,32 +185,15 @@ pub async fn for_unseal(
             ORDER BY b.grant_id LIMIT 1) g ON TRUE \
         LEFT JOIN (SELECT s.record_id, s.version, s.patient_id, s.kind, s.envelope, \
             s.created_at, s.author FROM sealed_records s \
-            WHERE s.record_id = $4 AND ($5::BIGINT IS NULL OR s.version = $5) \
+            WHERE s.record_id = $4 AND (CAST($5 AS BIGINT) IS NULL OR s.version = $5) \
             ORDER BY s.version DESC LIMIT 1) r ON r.patient_id = p.patient_id \
         LEFT JOIN patient_deks d ON d.patient_id = p.patient_id \
         WHERE p.patient_id = $2";
-    const SQLITE: &str = "SELECT EXISTS (SELECT 1 FROM care_relationships c \
-            WHERE c.doctor_staff_id = ?1 AND c.patient_id = ?2 \
-            AND c.valid_from <= ?3 AND c.valid_until > ?3) AS care, \
-        p.restricted_at, g.grant_id, g.reason_code, p.shredded_at, \
-        r.record_id, r.version, r.kind, r.envelope, r.created_at, r.author, \
-        d.dek_version, d.kek_version, d.wrapped_dek \
-        FROM patients p \
-        LEFT JOIN (SELECT b.grant_id, b.reason_code FROM break_glass_grants b \
-            WHERE b.staff_id = ?1 AND b.patient_id = ?2 AND b.started_at <= ?3 \
-            AND b.expires_at > ?3 AND b.ended_at IS NULL \
-            ORDER BY b.grant_id LIMIT 1) g ON TRUE \
-        LEFT JOIN (SELECT s.record_id, s.version, s.patient_id, s.kind, s.envelope, \
-            s.created_at, s.author FROM sealed_records s \
-            WHERE s.record_id = ?4 AND (?5 IS NULL OR s.version = ?5) \
-            ORDER BY s.version DESC LIMIT 1) r ON r.patient_id = p.patient_id \
-        LEFT JOIN patient_deks d ON d.patient_id = p.patient_id \
-        WHERE p.patient_id = ?2";
     let (patient_id, record_id) = (patient.to_string(), record.to_string());
     let version = version.map(i64::from);
     let rows: Vec<Row> = match db {
         Database::Postgres(pool) => {
-            sqlx::query_as(POSTGRES)
+            sqlx::query_as(SQL)
                 .bind(staff_id)
                 .bind(&patient_id)
                 .bind(now)
@@ -219,7 +203,7 @@ pub async fn for_unseal(
                 .await?
         }
         Database::Sqlite(pool) => {
-            sqlx::query_as(SQLITE)
+            sqlx::query_as(SQL)
                 .bind(staff_id)
                 .bind(&patient_id)
                 .bind(now)
