@@ -191,27 +191,22 @@ pub async fn for_unseal(
         WHERE p.patient_id = $2";
     let (patient_id, record_id) = (patient.to_string(), record.to_string());
     let version = version.map(i64::from);
+    // The same text and binds on either pool; only the pool's type differs.
+    macro_rules! fetch {
+        ($pool:expr) => {
+            sqlx::query_as(SQL)
+                .bind(staff_id)
+                .bind(&patient_id)
+                .bind(now)
+                .bind(&record_id)
+                .bind(version)
+                .fetch_all($pool)
+                .await?
+        };
+    }
     let rows: Vec<Row> = match db {
-        Database::Postgres(pool) => {
-            sqlx::query_as(SQL)
-                .bind(staff_id)
-                .bind(&patient_id)
-                .bind(now)
-                .bind(&record_id)
-                .bind(version)
-                .fetch_all(pool)
-                .await?
-        }
-        Database::Sqlite(pool) => {
-            sqlx::query_as(SQL)
-                .bind(staff_id)
-                .bind(&patient_id)
-                .bind(now)
-                .bind(&record_id)
-                .bind(version)
-                .fetch_all(pool)
-                .await?
-        }
+        Database::Postgres(pool) => fetch!(pool),
+        Database::Sqlite(pool) => fetch!(pool),
     };
     let mut rows = rows.into_iter();
     let Some(first) = rows.next() else {
