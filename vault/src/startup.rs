@@ -360,6 +360,16 @@ impl Application {
             dek_cache_entries.clone(),
         );
         registry.register(
+            "unseal_cache_hits",
+            "Unseals decided on facts read by an earlier unseal, checked when their event commits",
+            records.unseal_cache.hits.clone(),
+        );
+        registry.register(
+            "unseal_cache_stale",
+            "Unseals whose remembered facts had changed when their event was to commit; read again",
+            records.unseal_cache.stale.clone(),
+        );
+        registry.register(
             "audit_batches",
             "Audit transactions committed by the group writer",
             audit.batches.clone(),

@@ -541,6 +541,122 @@ on_both_backends!(
     records_with_care_and_break_glass
 );
 
+/// The metric's value in `/metrics`.
+async fn metric(app: &TestApp, name: &str) -> f64 {
+    let (_, v) = app.call(Method::GET, "/metrics", None, None).await;
+    let text = v.as_str().unwrap().to_string();
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in {text}"))
+}
+
+/// An unseal may decide on what an earlier unseal on this replica read, but only if nothing
+/// the decision rests on changed meanwhile, on any replica (ADR 0029): the patient's revision is
+/// checked where the event commits, and time alone (a care relationship ending) is honoured.
+async fn remembered_unseal_reads(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let doctor = app.staff("dr.memory", policy::Role::Doctor).await;
+    let bearer = app.login(&doctor).await;
+    let clinic_token = app.register(identity()).await;
+    let patient_id = patient_behind(&app, &clinic_token).await;
+    app.book(&doctor, &clinic_token).await;
+    let (_, v) = app.get("/v1/me/patients", &bearer).await;
+    let token = v["tokens"][0].as_str().unwrap().to_string();
+    let (_, v) = app
+        .post(
+            &format!("/v1/patients/{token}/records"),
+            &bearer,
+            json!({"kind": "visit_note", "body": {"kind": "visit_note", "text": "FIRST-7731"}}),
+        )
+        .await;
+    let record = v["record_id"].as_str().unwrap().to_string();
+    let path = format!("/v1/patients/{token}/records/{record}");
+    let reads = "SELECT COUNT(*) FROM audit_events WHERE action = 'read_record'";
+
+    // The second unseal is decided on what the first read, and still writes its own event.
+    for _ in 0..2 {
+        let (status, v) = app.get(&path, &bearer).await;
+        assert_eq!(
+            (status, v["body"]["text"].as_str()),
+            (StatusCode::OK, Some("FIRST-7731"))
+        );
+    }
+    assert_eq!(metric(&app, "vault_unseal_cache_hits_total").await, 1.0);
+    assert_eq!(app.raw_count(reads).await, 2, "one event per unseal");
+
+    // A correction: the latest version is the new one at once, and the stale round wrote
+    // nothing (one event for the one unseal).
+    let (status, _) = app
+        .post(
+            &format!("{path}/versions"),
+            &bearer,
+            json!({"body": {"kind": "visit_note", "text": "SECOND-7732"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, v) = app.get(&path, &bearer).await;
+    assert_eq!(
+        (status, v["body"]["text"].as_str()),
+        (StatusCode::OK, Some("SECOND-7732"))
+    );
+    assert_eq!(metric(&app, "vault_unseal_cache_stale_total").await, 1.0);
+    assert_eq!(app.raw_count(reads).await, 3, "one event per unseal");
+
+    // Another replica ends the care relationship (here: straight in the database). This
+    // replica still remembers a permit, and refuses all the same.
+    let (status, _) = app.get(&path, &bearer).await;
+    assert_eq!(status, StatusCode::OK);
+    let now = vault::clock::Clock::unix_seconds(&*app.clock);
+    app.raw_exec(&format!(
+        "UPDATE care_relationships SET valid_until = {now} WHERE patient_id = '{patient_id}'"
+    ))
+    .await;
+    let (status, v) = app.get(&path, &bearer).await;
+    assert_eq!(
+        (status, v["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("forbidden")),
+        "{v}"
+    );
+    assert!(!v.to_string().contains("7732"));
+    let denied =
+        "SELECT COUNT(*) FROM audit_events WHERE action = 'read_record' AND decision = 'deny'";
+    assert_eq!(
+        app.raw_count(denied).await,
+        1,
+        "the permit it remembered was never written"
+    );
+
+    // ... and a refusal is not remembered past a change either: booked again elsewhere.
+    app.raw_exec(&format!(
+        "INSERT INTO care_relationships (doctor_staff_id, patient_id, valid_from, valid_until, reported_by) \
+         VALUES ('{}', '{patient_id}', {}, {}, 'clinic-app')",
+        doctor.id,
+        now - 30,
+        now + 600
+    ))
+    .await;
+    let (status, v) = app.get(&path, &bearer).await;
+    assert_eq!(
+        (status, v["body"]["text"].as_str()),
+        (StatusCode::OK, Some("SECOND-7732"))
+    );
+
+    // Time alone: the relationship ends at now + 600 with nothing written anywhere, and the
+    // permit remembered before is not used past it.
+    let (status, _) = app.get(&path, &bearer).await;
+    assert_eq!(status, StatusCode::OK);
+    app.clock.advance(std::time::Duration::from_secs(601));
+    let (status, _) = app.get(&path, &bearer).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "the care relationship ended");
+
+    // Every unseal above wrote exactly one event.
+    assert_eq!(app.raw_count(reads).await, 8);
+}
+on_both_backends!(
+    unseal_from_memory_is_checked_at_commit,
+    remembered_unseal_reads
+);
+
 async fn bad_input(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     // Anonymous and forged credentials.
@@ -958,6 +1074,15 @@ async fn audit_failure_fails_closed(backend: Backend) {
         .post(&format!("/v1/patients/{staff_token}/records"), &bearer, json!({"kind": "visit_note", "body": {"kind": "visit_note", "text": "SECRET-NOTE-4410"}}))
         .await;
     let record = v["record_id"].as_str().unwrap().to_string();
+    // Opened once while the audit works: this replica remembers what it read, and the unseal
+    // below decides on that (ADR 0029) and still fails closed.
+    let (status, _) = app
+        .get(
+            &format!("/v1/patients/{staff_token}/records/{record}"),
+            &bearer,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
     match backend {
         Backend::Sqlite => {
             app.raw_exec("CREATE TRIGGER audit_down BEFORE INSERT ON audit_events BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END")

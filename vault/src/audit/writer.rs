@@ -13,7 +13,7 @@ use super::chain;
 use crate::clock::Clock;
 use crate::keys::KeyProvider;
 use crate::keys::custody::blocking;
-use crate::store::audit::{self, AuditRow, ChainedRow, Checkpoint};
+use crate::store::audit::{self, AuditRow, ChainedRow, Checkpoint, RevisionCheck};
 use crate::store::{Database, StoreError};
 
 /// When to sign the chain head: after this many events, or this long after the last signed
@@ -35,7 +35,26 @@ impl Default for CheckpointPolicy {
 
 struct Pending {
     rows: Vec<AuditRow>,
-    done: oneshot::Sender<Result<(), String>>,
+    /// The patient's revision the request decided on, when it decided on facts read earlier
+    /// (ADR 0029): its events are written only if that is still the patient's revision.
+    check: Option<RevisionCheck>,
+    done: oneshot::Sender<Result<Written, String>>,
+}
+
+/// What became of events sent with a revision check.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Written {
+    /// Committed.
+    Yes,
+    /// Not written: the patient changed since the facts were read. The request must read again
+    /// and decide again; nothing of its decision may be acted on.
+    Stale,
+}
+
+/// How a batch went: committed from this head, or not written because of these patients.
+enum Outcome {
+    Written(Known),
+    Stale(Vec<String>),
 }
 
 /// Events waiting at most this many per transaction.
@@ -152,19 +171,38 @@ impl AuditWriter {
     /// Writes events durably; returns when they are committed. An error means nothing was
     /// written and the request must fail (503).
     pub async fn record(&self, rows: Vec<AuditRow>) -> Result<(), StoreError> {
+        self.send(rows, None).await.map(|_| ())
+    }
+
+    /// Writes events durably if `check` still holds when they commit: the patient's revision is
+    /// still the one the caller's facts were read at. `Written::Stale` means nothing was written.
+    /// The stub checks nothing (it writes nothing either).
+    pub async fn record_checked(
+        &self,
+        rows: Vec<AuditRow>,
+        check: RevisionCheck,
+    ) -> Result<Written, StoreError> {
+        self.send(rows, Some(check)).await
+    }
+
+    async fn send(
+        &self,
+        rows: Vec<AuditRow>,
+        check: Option<RevisionCheck>,
+    ) -> Result<Written, StoreError> {
         let Some(queue) = &self.queue else {
-            return Ok(());
+            return Ok(Written::Yes);
         };
         if rows.is_empty() {
-            return Ok(());
+            return Ok(Written::Yes);
         }
         let (done, wait) = oneshot::channel();
         queue
-            .send(Pending { rows, done })
+            .send(Pending { rows, check, done })
             .await
             .map_err(|_| failed("the audit writer has stopped".into()))?;
         match wait.await {
-            Ok(Ok(())) => Ok(()),
+            Ok(Ok(written)) => Ok(written),
             Ok(Err(message)) => Err(failed(message)),
             Err(_) => Err(failed("the audit writer has stopped".into())),
         }
@@ -202,40 +240,74 @@ impl Task {
                     Err(_) => break,
                 }
             }
-            // The events move out of their requests' envelopes; each is cloned once, into its
-            // chained row.
-            let rows: Vec<AuditRow> = batch
-                .iter_mut()
-                .flat_map(|p| std::mem::take(&mut p.rows))
-                .collect();
-            let result = self.write(&rows).await;
-            if result.is_ok() {
-                self.batches.inc();
-                self.events.inc_by(events as u64);
-            }
-            if let Err(e) = &result {
-                tracing::error!(error = %e, events, "audit batch not written; its requests fail closed");
+            let result = loop {
+                let rows: Vec<&AuditRow> = batch.iter().flat_map(|p| &p.rows).collect();
+                let checks: Vec<RevisionCheck> =
+                    batch.iter().filter_map(|p| p.check.clone()).collect();
+                match self.write(&rows, &checks).await {
+                    Ok(stale) if stale.is_empty() => break Ok(rows.len()),
+                    Ok(stale) => {
+                        // Nothing was written. The requests that decided on a patient who has
+                        // changed since are told so; the rest go again without them. Each
+                        // round removes at least one request, so this ends.
+                        let (gone, rest): (Vec<_>, Vec<_>) = batch.into_iter().partition(|p| {
+                            p.check
+                                .as_ref()
+                                .is_some_and(|c| stale.contains(&c.patient_id))
+                        });
+                        for p in gone {
+                            let _ = p.done.send(Ok(Written::Stale));
+                        }
+                        batch = rest;
+                        if batch.is_empty() {
+                            break Ok(0);
+                        }
+                    }
+                    Err(e) => break Err(e),
+                }
+            };
+            match &result {
+                Ok(0) => {}
+                Ok(written) => {
+                    self.batches.inc();
+                    self.events.inc_by(*written as u64);
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, events, "audit batch not written; its requests fail closed");
+                }
             }
             for p in batch {
-                let _ = p
-                    .done
-                    .send(result.as_ref().map(|_| ()).map_err(|e| e.to_string()));
+                let _ = p.done.send(
+                    result
+                        .as_ref()
+                        .map(|_| Written::Yes)
+                        .map_err(|e| e.to_string()),
+                );
             }
         }
     }
 
     /// Chains and inserts one batch from the known head; when another writer (a data
     /// transaction, another replica) appended meanwhile, re-reads the head and tries again.
-    async fn write(&mut self, rows: &[AuditRow]) -> Result<(), StoreError> {
+    /// Returns the patients whose revision checks failed, in which case nothing was written.
+    async fn write(
+        &mut self,
+        rows: &[&AuditRow],
+        checks: &[RevisionCheck],
+    ) -> Result<Vec<String>, StoreError> {
         for _ in 0..4 {
             let known = match self.known.take() {
                 Some(k) => k,
                 None => self.read_known().await?,
             };
-            match self.write_from(&known, rows).await {
-                Ok(next) => {
+            match self.write_from(&known, rows, checks).await {
+                Ok(Outcome::Written(next)) => {
                     self.known = Some(next);
-                    return Ok(());
+                    return Ok(Vec::new());
+                }
+                Ok(Outcome::Stale(stale)) => {
+                    self.known = Some(known);
+                    return Ok(stale);
                 }
                 Err(StoreError::Conflict) => continue,
                 Err(e) => return Err(e),
@@ -261,7 +333,12 @@ impl Task {
         })
     }
 
-    async fn write_from(&self, known: &Known, rows: &[AuditRow]) -> Result<Known, StoreError> {
+    async fn write_from(
+        &self,
+        known: &Known,
+        rows: &[&AuditRow],
+        checks: &[RevisionCheck],
+    ) -> Result<Outcome, StoreError> {
         let (mut seq, mut prev) = (known.seq, known.hash.clone());
         let mut chained = Vec::with_capacity(rows.len());
         for row in rows {
@@ -269,7 +346,7 @@ impl Task {
             let hash = chain::entry_hash(&prev, seq, row);
             chained.push(ChainedRow {
                 seq,
-                row: row.clone(),
+                row: (*row).clone(),
                 entry_hash: Some(hash.clone()),
             });
             prev = hash;
@@ -281,15 +358,25 @@ impl Task {
             checkpoint_at: known.checkpoint_at,
         };
         let checkpoint_due = seq - known.checkpoint_seq >= self.chain.policy.every_events;
-        // Most batches on PostgreSQL: one statement that takes the chain lock and inserts,
-        // committed on its own (one round trip instead of four).
-        if !checkpoint_due && audit::insert_chained_alone(&self.db, &chained).await? {
-            return Ok(next);
+        // Most batches on PostgreSQL: one statement that takes the chain lock, checks the
+        // revisions and inserts, committed on its own (one round trip instead of four).
+        if !checkpoint_due
+            && let Some(stale) = audit::insert_chained_alone(&self.db, &chained, checks).await?
+        {
+            return Ok(match stale.is_empty() {
+                true => Outcome::Written(next),
+                false => Outcome::Stale(stale),
+            });
         }
         let mut tx = self.db.begin().await?;
         // Writers that append inside data transactions take the same lock; holding it keeps
         // their appends and this batch from failing each other.
         audit::lock_chain(&mut tx).await?;
+        let stale = audit::stale_revisions(&mut tx, checks).await?;
+        if !stale.is_empty() {
+            // Dropped unfinished, the transaction rolls back: nothing was written.
+            return Ok(Outcome::Stale(stale));
+        }
         audit::insert_chained(&mut tx, &chained).await?;
         if checkpoint_due {
             let now = self.chain.clock.unix_seconds();
@@ -312,7 +399,7 @@ impl Task {
             next.checkpoint_at = now;
         }
         tx.commit().await?;
-        Ok(next)
+        Ok(Outcome::Written(next))
     }
 
     /// The timer's checkpoint: signs the current head if events came since the last one.

@@ -13,5 +13,6 @@ pub mod principal;
 pub mod records;
 pub mod rights;
 pub mod sealing;
+pub mod unseal_cache;
 
 pub use sealing::{RecordRef, SealedData, VaultError};

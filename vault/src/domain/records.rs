@@ -7,13 +7,16 @@ use policy::{Action, Obligation, PolicyEngine, Purpose};
 use zeroize::Zeroizing;
 
 use crate::audit::AuditWriter;
+use crate::audit::writer::Written;
 use crate::clock::Clock;
 use crate::domain::audit::{AuditTrail, Outcome};
 use crate::domain::patients::{Facts, PatientError, Patients};
 use crate::domain::principal::{Principal, RequestMeta};
 use crate::domain::sealing::{RecordRef, SealedData, VaultError};
+use crate::domain::unseal_cache::{UnsealCache, UnsealKey};
 use crate::ids::RecordId;
-use crate::store::records::StoredRecord;
+use crate::store::audit::RevisionCheck;
+use crate::store::records::{StoredRecord, UnsealRead};
 use crate::store::{self, StoreError};
 
 pub struct Records {
@@ -22,6 +25,14 @@ pub struct Records {
     patients: Arc<Patients>,
     policy: Arc<PolicyEngine>,
     clock: Arc<dyn Clock>,
+    pub(crate) unseal_cache: UnsealCache,
+}
+
+/// An unseal's end: the record opened, or its decision rested on facts that changed before
+/// its event could commit (nothing was written).
+enum Unsealed {
+    Opened(RecordInfo, Zeroizing<Vec<u8>>),
+    Stale,
 }
 
 /// Metadata of one record version; no content.
@@ -60,6 +71,7 @@ impl Records {
             patients,
             policy,
             clock,
+            unseal_cache: UnsealCache::default(),
         }
     }
 
@@ -280,35 +292,91 @@ impl Records {
             Principal::Staff(s) => Some(s.staff_id.as_str()),
             Principal::Service { .. } => None,
         };
-        // A service reads with no facts (as `Patients::facts`); its unseal is denied.
-        let read = store::records::for_unseal(
-            self.sealed.db(),
-            staff_id.unwrap_or_default(),
-            patient,
-            record,
-            version,
-            self.clock.unix_seconds(),
-        )
-        .await?;
-        let (facts, found) = match read {
-            Some(r) => (r.facts, r.record.map(|row| (row, r.shredded, r.deks))),
-            None => (Default::default(), None),
-        };
-        let facts = match staff_id {
-            Some(_) => Facts::of_staff(facts),
-            None => Facts::default(),
+        // A staff member's unseal may decide on what an earlier one read, if the patient's
+        // revision is unchanged when its event commits (ADR 0029); if it changed, nothing was
+        // written and the unseal reads again.
+        let key = staff_id.map(|s| UnsealKey::new(s, patient, record, version));
+        let now = self.clock.unix_seconds();
+        let mut remembered = key.as_ref().and_then(|k| self.unseal_cache.get(k, now));
+        loop {
+            let (read, check) = match remembered.take() {
+                Some(read) => {
+                    let check = RevisionCheck {
+                        patient_id: patient.to_string(),
+                        revision: read.revision,
+                    };
+                    (Some(read), Some(check))
+                }
+                // A service reads with no facts (as `Patients::facts`); its unseal is denied.
+                None => {
+                    let read = store::records::for_unseal(
+                        self.sealed.db(),
+                        staff_id.unwrap_or_default(),
+                        patient,
+                        record,
+                        version,
+                        now,
+                    )
+                    .await?
+                    .map(Arc::new);
+                    if let (Some(key), Some(read)) = (&key, &read) {
+                        self.unseal_cache.insert(key.clone(), read.clone());
+                    }
+                    (read, None)
+                }
+            };
+            // Only a checked event can be stale, so this goes round at most twice.
+            match self
+                .unseal(principal, meta, token, read.as_deref(), check)
+                .await?
+            {
+                Unsealed::Opened(info, body) => return Ok((info, body)),
+                Unsealed::Stale => {
+                    if let Some(key) = &key {
+                        self.unseal_cache.forget(key);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Decides on what was read, commits the event (only if `check` still holds, when the read
+    /// came from memory), then opens the record.
+    async fn unseal(
+        &self,
+        principal: &Principal,
+        meta: &RequestMeta,
+        token: &str,
+        read: Option<&UnsealRead>,
+        check: Option<RevisionCheck>,
+    ) -> Result<Unsealed, PatientError> {
+        let facts = match (principal, read) {
+            (Principal::Staff(_), Some(r)) => Facts::of_staff(r.facts.clone()),
+            _ => Facts::default(),
         };
         let (decision, event) = self.judge(principal, meta, token, Action::ReadRecord, &facts);
-        self.audit.record(vec![event]).await?;
+        match check {
+            Some(check) => {
+                if self.audit.record_checked(vec![event], check).await? == Written::Stale {
+                    return Ok(Unsealed::Stale);
+                }
+            }
+            None => self.audit.record(vec![event]).await?,
+        }
         if !decision.allowed {
             return Err(PatientError::Forbidden {
                 reasons: decision.reasons,
             });
         }
-        let (row, shredded, deks) = found.ok_or(PatientError::Vault(VaultError::UnknownRecord))?;
-        let keys = self.sealed.keys_for_read(&row, shredded, deks).await?;
-        let body = SealedData::open_stored_with(&keys, &row)?;
-        Ok((RecordInfo::from(&row), body))
+        let unknown = || PatientError::Vault(VaultError::UnknownRecord);
+        let read = read.ok_or_else(unknown)?;
+        let row = read.record.as_ref().ok_or_else(unknown)?;
+        let keys = self
+            .sealed
+            .keys_for_read(row, read.shredded, read.deks.clone())
+            .await?;
+        let body = SealedData::open_stored_with(&keys, row)?;
+        Ok(Unsealed::Opened(RecordInfo::from(row), body))
     }
 
     /// A correction: the next version; earlier versions stay readable.

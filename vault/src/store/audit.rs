@@ -3,6 +3,7 @@
 
 use sea_query::{Expr, ExprTrait, Iden, Order, Query};
 
+use super::keys::Patients;
 use super::{Database, StoreError, Transaction};
 
 /// The audit tables' names, shared with the security officer's queries (store/oversight.rs).
@@ -77,6 +78,15 @@ pub struct ChainedRow {
     #[sqlx(flatten)]
     pub row: AuditRow,
     pub entry_hash: Option<Vec<u8>>,
+}
+
+/// What an event's decision was made on, to be checked when it commits: the patient and the
+/// revision read with the facts (ADR 0029). Nothing of a batch is written if any of its checks
+/// fails.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RevisionCheck {
+    pub patient_id: String,
+    pub revision: i64,
 }
 
 /// Wraps a failed audit write: whatever the cause (disk full, read-only, a trigger, a lost
@@ -173,63 +183,143 @@ pub async fn insert_chained(tx: &mut Transaction, rows: &[ChainedRow]) -> Result
 }
 
 /// On PostgreSQL, inserts a batch as one statement committed on its own: a materialised CTE
-/// takes the chain lock (the same one [`lock_chain`] takes) before the insert produces its first
-/// row, and the statement's implicit transaction releases it at commit. Returns `false` on
-/// SQLite, where the caller uses a transaction. A unique violation on `seq` (another writer
-/// appended meanwhile) is `StoreError::Conflict`, as in the transaction.
-pub async fn insert_chained_alone(db: &Database, rows: &[ChainedRow]) -> Result<bool, StoreError> {
+/// takes the chain lock (the same one [`lock_chain`] takes) before anything else is read, and
+/// the statement's implicit transaction releases it at commit. The batch's revision checks are
+/// read after the lock, in the insert's snapshot: if any patient's revision moved, nothing is
+/// inserted and the statement answers those patients. Returns `None` on SQLite, where the
+/// caller uses a transaction, and otherwise the patients whose checks failed (empty: the batch
+/// is written). A unique violation on `seq` (another writer appended meanwhile) is
+/// `StoreError::Conflict`, as in the transaction.
+pub async fn insert_chained_alone(
+    db: &Database,
+    rows: &[ChainedRow],
+    checks: &[RevisionCheck],
+) -> Result<Option<Vec<String>>, StoreError> {
     let Database::Postgres(pool) = db else {
-        return Ok(false);
+        return Ok(None);
     };
     if rows.is_empty() {
-        return Ok(true);
+        return Ok(Some(Vec::new()));
     }
-    const SQL: &str = "WITH chain_lock AS MATERIALIZED (SELECT pg_advisory_xact_lock(7720011)) \
-        INSERT INTO audit_events (seq, at, request_id, principal, role, branch, action, \
-        patient_token, purpose, reason_code, decision, reasons, client_addr, entry_hash, \
-        patient_tokens) \
-        SELECT u.* FROM chain_lock, UNNEST($1::BIGINT[], $2::BIGINT[], $3::TEXT[], $4::TEXT[], \
-        $5::TEXT[], $6::TEXT[], $7::TEXT[], $8::TEXT[], $9::TEXT[], $10::TEXT[], $11::TEXT[], \
-        $12::TEXT[], $13::TEXT[], $14::BYTEA[], $15::TEXT[]) AS u";
-    bind_columns(sqlx::query(SQL), rows)
-        .execute(pool)
+    const SQL: &str = "WITH chain_lock AS MATERIALIZED (SELECT pg_advisory_xact_lock(7720011)), \
+        stale AS MATERIALIZED (SELECT c.patient_id FROM chain_lock, \
+            UNNEST($16::TEXT[], $17::BIGINT[]) AS c (patient_id, revision) \
+            WHERE NOT EXISTS (SELECT 1 FROM patients p \
+                WHERE p.patient_id = c.patient_id AND p.revision = c.revision)), \
+        written AS (INSERT INTO audit_events (seq, at, request_id, principal, role, branch, \
+            action, patient_token, purpose, reason_code, decision, reasons, client_addr, \
+            entry_hash, patient_tokens) \
+            SELECT u.* FROM chain_lock, UNNEST($1::BIGINT[], $2::BIGINT[], $3::TEXT[], \
+            $4::TEXT[], $5::TEXT[], $6::TEXT[], $7::TEXT[], $8::TEXT[], $9::TEXT[], $10::TEXT[], \
+            $11::TEXT[], $12::TEXT[], $13::TEXT[], $14::BYTEA[], $15::TEXT[]) AS u \
+            WHERE NOT EXISTS (SELECT 1 FROM stale)) \
+        SELECT patient_id FROM stale";
+    let stale: Vec<(String,)> = bind_columns(sqlx::query_as(SQL), rows)
+        .bind(
+            checks
+                .iter()
+                .map(|c| c.patient_id.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(checks.iter().map(|c| c.revision).collect::<Vec<i64>>())
+        .fetch_all(pool)
         .await
         .map_err(|e| match StoreError::from(e) {
             StoreError::Conflict => StoreError::Conflict,
             other => audit_failure(other),
         })?;
-    Ok(true)
+    Ok(Some(stale.into_iter().map(|(p,)| p).collect()))
+}
+
+/// The patients among `checks` whose revision is no longer the one checked (or who are gone),
+/// read in the caller's transaction after [`lock_chain`].
+pub async fn stale_revisions(
+    tx: &mut Transaction,
+    checks: &[RevisionCheck],
+) -> Result<Vec<String>, StoreError> {
+    if checks.is_empty() {
+        return Ok(Vec::new());
+    }
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        patient_id: String,
+        revision: i64,
+    }
+    let rows: Vec<Row> = tx
+        .fetch_all(
+            &Query::select()
+                .columns([Patients::PatientId, Patients::Revision])
+                .from(Patients::Table)
+                .and_where(
+                    Expr::col(Patients::PatientId)
+                        .is_in(checks.iter().map(|c| c.patient_id.clone())),
+                )
+                .to_owned(),
+        )
+        .await
+        .map_err(audit_failure)?;
+    Ok(checks
+        .iter()
+        .filter(|c| {
+            !rows
+                .iter()
+                .any(|r| r.patient_id == c.patient_id && r.revision == c.revision)
+        })
+        .map(|c| c.patient_id.clone())
+        .collect())
 }
 
 /// Binds a batch's 15 columns as arrays, in the order of the inserts' column lists. The arrays
 /// borrow the rows' strings: a batch of a 300-token resolve binds 300 events without copying
 /// them again.
-fn bind_columns<'q>(
-    query: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
-    rows: &'q [ChainedRow],
-) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+fn bind_columns<'q, Q: Bind<'q>>(query: Q, rows: &'q [ChainedRow]) -> Q {
     let column = |f: fn(&ChainedRow) -> Option<&str>| rows.iter().map(f).collect::<Vec<_>>();
     let text = |f: fn(&ChainedRow) -> &str| rows.iter().map(f).collect::<Vec<_>>();
     query
-        .bind(rows.iter().map(|c| c.seq).collect::<Vec<i64>>())
-        .bind(rows.iter().map(|c| c.row.at).collect::<Vec<i64>>())
-        .bind(text(|c| &c.row.request_id))
-        .bind(text(|c| &c.row.principal))
-        .bind(text(|c| &c.row.role))
-        .bind(column(|c| c.row.branch.as_deref()))
-        .bind(text(|c| &c.row.action))
-        .bind(column(|c| c.row.patient_token.as_deref()))
-        .bind(column(|c| c.row.purpose.as_deref()))
-        .bind(column(|c| c.row.reason_code.as_deref()))
-        .bind(text(|c| &c.row.decision))
-        .bind(text(|c| &c.row.reasons))
-        .bind(column(|c| c.row.client_addr.as_deref()))
-        .bind(
+        .bind_value(rows.iter().map(|c| c.seq).collect::<Vec<i64>>())
+        .bind_value(rows.iter().map(|c| c.row.at).collect::<Vec<i64>>())
+        .bind_value(text(|c| &c.row.request_id))
+        .bind_value(text(|c| &c.row.principal))
+        .bind_value(text(|c| &c.row.role))
+        .bind_value(column(|c| c.row.branch.as_deref()))
+        .bind_value(text(|c| &c.row.action))
+        .bind_value(column(|c| c.row.patient_token.as_deref()))
+        .bind_value(column(|c| c.row.purpose.as_deref()))
+        .bind_value(column(|c| c.row.reason_code.as_deref()))
+        .bind_value(text(|c| &c.row.decision))
+        .bind_value(text(|c| &c.row.reasons))
+        .bind_value(column(|c| c.row.client_addr.as_deref()))
+        .bind_value(
             rows.iter()
                 .map(|c| c.entry_hash.as_deref())
                 .collect::<Vec<Option<&[u8]>>>(),
         )
-        .bind(column(|c| c.row.patient_tokens.as_deref()))
+        .bind_value(column(|c| c.row.patient_tokens.as_deref()))
+}
+
+/// The binds of a plain query and of one that reads rows back, so one column list serves both.
+trait Bind<'q>: Sized {
+    fn bind_value<T>(self, value: T) -> Self
+    where
+        T: 'q + sqlx::Encode<'q, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>;
+}
+
+impl<'q> Bind<'q> for sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+    fn bind_value<T>(self, value: T) -> Self
+    where
+        T: 'q + sqlx::Encode<'q, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
+    {
+        self.bind(value)
+    }
+}
+
+impl<'q, O> Bind<'q> for sqlx::query::QueryAs<'q, sqlx::Postgres, O, sqlx::postgres::PgArguments> {
+    fn bind_value<T>(self, value: T) -> Self
+    where
+        T: 'q + sqlx::Encode<'q, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
+    {
+        self.bind(value)
+    }
 }
 
 /// The PostgreSQL insert of a batch: one array per column, unnested into rows. The statement

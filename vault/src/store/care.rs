@@ -237,7 +237,7 @@ pub async fn patients_in_care(
 }
 
 /// The live facts of a staff member about a patient, in one round trip.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct StaffFacts {
     /// A care relationship holds now.
     pub care: bool,

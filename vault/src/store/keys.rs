@@ -12,6 +12,8 @@ pub(super) enum Patients {
     PatientId,
     CreatedAt,
     ShreddedAt,
+    /// Raised by triggers on every change an unseal reads (migration 0014).
+    Revision,
 }
 
 #[derive(Iden)]
@@ -25,6 +27,7 @@ pub(super) enum PatientDeks {
 }
 
 /// A patient's DEK as stored.
+#[derive(Clone)]
 pub struct StoredDek {
     pub patient: PatientId,
     pub dek_version: u32,

@@ -20,6 +20,7 @@ enum SealedRecords {
 }
 
 /// One stored version of a record.
+#[derive(Clone)]
 pub struct StoredRecord {
     pub record: RecordId,
     pub version: u32,
@@ -125,7 +126,9 @@ pub async fn get(
         .transpose()
 }
 
-/// All that an unseal reads, from one statement (ADR 0026).
+/// All that an unseal reads, from one statement (ADR 0026); kept in memory for the next
+/// unseal of the same record by the same staff member (ADR 0029).
+#[derive(Clone)]
 pub struct UnsealRead {
     /// The staff member's facts about the patient, for the decision.
     pub facts: StaffFacts,
@@ -137,6 +140,13 @@ pub struct UnsealRead {
     /// Every DEK version of the patient (none once shredded); the record's envelope names the
     /// one that opens it.
     pub deks: Vec<StoredDek>,
+    /// The patient's revision when this was read: raised by every change to any of the above
+    /// (migration 0014), so the audit writer can check that none came since.
+    pub revision: i64,
+    /// The first moment the facts can change by time alone: a care relationship of this
+    /// staff member with the patient beginning or ending, a live grant expiring. `None` if
+    /// nothing is due. Past it, what was read must be read again.
+    pub facts_until: Option<i64>,
 }
 
 /// What an unseal of `record` (`version`, or the latest) by `staff_id` needs, in one round
@@ -162,6 +172,8 @@ pub async fn for_unseal(
         #[sqlx(flatten)]
         facts: StaffFactsRow,
         shredded_at: Option<i64>,
+        revision: i64,
+        facts_until: Option<i64>,
         record_id: Option<String>,
         version: Option<i64>,
         kind: Option<String>,
@@ -175,7 +187,16 @@ pub async fn for_unseal(
     const SQL: &str = "SELECT EXISTS (SELECT 1 FROM care_relationships c \
             WHERE c.doctor_staff_id = $1 AND c.patient_id = $2 \
             AND c.valid_from <= $3 AND c.valid_until > $3) AS care, \
-        p.restricted_at, g.grant_id, g.reason_code, p.shredded_at, \
+        p.restricted_at, g.grant_id, g.reason_code, p.shredded_at, p.revision, \
+        (SELECT MIN(e.at) FROM ( \
+            SELECT CASE WHEN c.valid_from > $3 THEN c.valid_from ELSE c.valid_until END AS at \
+            FROM care_relationships c \
+            WHERE c.doctor_staff_id = $1 AND c.patient_id = $2 AND c.valid_until > $3 \
+            UNION ALL \
+            SELECT CASE WHEN b.started_at > $3 THEN b.started_at ELSE b.expires_at END \
+            FROM break_glass_grants b \
+            WHERE b.staff_id = $1 AND b.patient_id = $2 AND b.expires_at > $3 \
+            AND b.ended_at IS NULL) e) AS facts_until, \
         r.record_id, r.version, r.kind, r.envelope, r.created_at, r.author, \
         d.dek_version, d.kek_version, d.wrapped_dek \
         FROM patients p \
@@ -252,6 +273,8 @@ pub async fn for_unseal(
         record,
         shredded: first.shredded_at.is_some(),
         deks: deks.into_iter().collect::<Result<_, _>>()?,
+        revision: first.revision,
+        facts_until: first.facts_until,
     }))
 }
 
