@@ -10,9 +10,10 @@ use serde_json::json;
 use support::app::{TestApp, identity};
 use vault::audit::chain;
 use vault::audit::verify::{ChainFault, CheckpointFault, VerifyReport, verify};
+use vault::audit::writer::Written;
 use vault::clock::Clock;
 use vault::store::Backend;
-use vault::store::audit::AuditRow;
+use vault::store::audit::{AuditRow, RevisionCheck};
 
 async fn check(app: &TestApp) -> VerifyReport {
     verify(&app.db.db, app.state.sealed.custody().provider().clone())
@@ -421,6 +422,69 @@ async fn group_commit(backend: Backend) {
     );
 }
 on_both_backends!(concurrent_events_share_commits, group_commit);
+
+/// Events sent with a revision check (ADR 0029) share batches with the rest: a check that
+/// fails writes nothing for its request, and only its request, even beside a request about
+/// the same patient whose check holds; the chain stays whole.
+async fn revision_checks(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.register(identity()).await;
+    let revision = app.raw_count("SELECT revision FROM patients").await;
+    let patient_id: String = {
+        use vault::store::Database;
+        let sql = "SELECT patient_id FROM patients";
+        match &app.db.db {
+            Database::Sqlite(p) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
+            Database::Postgres(p) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
+        }
+    };
+    let writer = app.state.audit.clone();
+    let events_before = app.raw_count("SELECT COUNT(*) FROM audit_events").await;
+    let waits: Vec<_> = (0..90)
+        .map(|i| {
+            let w = writer.clone();
+            let check = |revision| RevisionCheck {
+                patient_id: patient_id.clone(),
+                revision,
+            };
+            // A third current, a third one revision behind, a third unchecked.
+            let sent = match i % 3 {
+                0 => Some(check(revision)),
+                1 => Some(check(revision - 1)),
+                _ => None,
+            };
+            tokio::spawn(async move {
+                match sent {
+                    Some(c) => w.record_checked(vec![event(i)], c).await.unwrap(),
+                    None => w
+                        .record(vec![event(i)])
+                        .await
+                        .map(|_| Written::Yes)
+                        .unwrap(),
+                }
+            })
+        })
+        .collect();
+    for (i, w) in waits.into_iter().enumerate() {
+        let expected = if i % 3 == 1 {
+            Written::Stale
+        } else {
+            Written::Yes
+        };
+        assert_eq!(w.await.unwrap(), expected, "request {i}");
+    }
+    assert_eq!(
+        app.raw_count("SELECT COUNT(*) FROM audit_events").await - events_before,
+        60,
+        "the stale third wrote nothing"
+    );
+    let report = check(&app).await;
+    assert!(report.passed(), "{report:?}");
+}
+on_both_backends!(
+    a_failed_revision_check_writes_nothing_for_its_request,
+    revision_checks
+);
 
 fn check_links(lines: &[serde_json::Value], first_prev: &str) {
     let mut prev = first_prev.to_string();

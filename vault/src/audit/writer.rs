@@ -51,10 +51,10 @@ pub enum Written {
     Stale,
 }
 
-/// How a batch went: committed from this head, or not written because of these patients.
+/// How a batch went: committed from this head, or not written because these checks failed.
 enum Outcome {
     Written(Known),
-    Stale(Vec<String>),
+    Stale(Vec<RevisionCheck>),
 }
 
 /// Events waiting at most this many per transaction.
@@ -247,14 +247,12 @@ impl Task {
                 match self.write(&rows, &checks).await {
                     Ok(stale) if stale.is_empty() => break Ok(rows.len()),
                     Ok(stale) => {
-                        // Nothing was written. The requests that decided on a patient who has
-                        // changed since are told so; the rest go again without them. Each
-                        // round removes at least one request, so this ends.
-                        let (gone, rest): (Vec<_>, Vec<_>) = batch.into_iter().partition(|p| {
-                            p.check
-                                .as_ref()
-                                .is_some_and(|c| stale.contains(&c.patient_id))
-                        });
+                        // Nothing was written. The requests whose checks failed (they decided on a
+                        // patient who has changed since) are told so; the rest go again without
+                        // them. Each round removes at least one request, so this ends.
+                        let (gone, rest): (Vec<_>, Vec<_>) = batch
+                            .into_iter()
+                            .partition(|p| p.check.as_ref().is_some_and(|c| stale.contains(c)));
                         for p in gone {
                             let _ = p.done.send(Ok(Written::Stale));
                         }
@@ -267,6 +265,7 @@ impl Task {
                 }
             };
             match &result {
+                // Every request of the batch was stale: nothing was committed.
                 Ok(0) => {}
                 Ok(written) => {
                     self.batches.inc();
@@ -289,12 +288,12 @@ impl Task {
 
     /// Chains and inserts one batch from the known head; when another writer (a data
     /// transaction, another replica) appended meanwhile, re-reads the head and tries again.
-    /// Returns the patients whose revision checks failed, in which case nothing was written.
+    /// Returns the revision checks that failed, in which case nothing was written.
     async fn write(
         &mut self,
         rows: &[&AuditRow],
         checks: &[RevisionCheck],
-    ) -> Result<Vec<String>, StoreError> {
+    ) -> Result<Vec<RevisionCheck>, StoreError> {
         for _ in 0..4 {
             let known = match self.known.take() {
                 Some(k) => k,

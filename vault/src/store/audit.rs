@@ -186,15 +186,15 @@ pub async fn insert_chained(tx: &mut Transaction, rows: &[ChainedRow]) -> Result
 /// takes the chain lock (the same one [`lock_chain`] takes) before anything else is read, and
 /// the statement's implicit transaction releases it at commit. The batch's revision checks are
 /// read after the lock, in the insert's snapshot: if any patient's revision moved, nothing is
-/// inserted and the statement answers those patients. Returns `None` on SQLite, where the
-/// caller uses a transaction, and otherwise the patients whose checks failed (empty: the batch
-/// is written). A unique violation on `seq` (another writer appended meanwhile) is
+/// inserted and the statement answers the checks that failed. Returns `None` on SQLite, where
+/// the caller uses a transaction, and otherwise the checks that failed (empty: the batch is
+/// written). A unique violation on `seq` (another writer appended meanwhile) is
 /// `StoreError::Conflict`, as in the transaction.
 pub async fn insert_chained_alone(
     db: &Database,
     rows: &[ChainedRow],
     checks: &[RevisionCheck],
-) -> Result<Option<Vec<String>>, StoreError> {
+) -> Result<Option<Vec<RevisionCheck>>, StoreError> {
     let Database::Postgres(pool) = db else {
         return Ok(None);
     };
@@ -202,7 +202,7 @@ pub async fn insert_chained_alone(
         return Ok(Some(Vec::new()));
     }
     const SQL: &str = "WITH chain_lock AS MATERIALIZED (SELECT pg_advisory_xact_lock(7720011)), \
-        stale AS MATERIALIZED (SELECT c.patient_id FROM chain_lock, \
+        stale AS MATERIALIZED (SELECT c.patient_id, c.revision FROM chain_lock, \
             UNNEST($16::TEXT[], $17::BIGINT[]) AS c (patient_id, revision) \
             WHERE NOT EXISTS (SELECT 1 FROM patients p \
                 WHERE p.patient_id = c.patient_id AND p.revision = c.revision)), \
@@ -213,8 +213,8 @@ pub async fn insert_chained_alone(
             $4::TEXT[], $5::TEXT[], $6::TEXT[], $7::TEXT[], $8::TEXT[], $9::TEXT[], $10::TEXT[], \
             $11::TEXT[], $12::TEXT[], $13::TEXT[], $14::BYTEA[], $15::TEXT[]) AS u \
             WHERE NOT EXISTS (SELECT 1 FROM stale)) \
-        SELECT patient_id FROM stale";
-    let stale: Vec<(String,)> = bind_columns(sqlx::query_as(SQL), rows)
+        SELECT patient_id, revision FROM stale";
+    let stale: Vec<(String, i64)> = bind_columns(sqlx::query_as(SQL), rows)
         .bind(
             checks
                 .iter()
@@ -228,15 +228,23 @@ pub async fn insert_chained_alone(
             StoreError::Conflict => StoreError::Conflict,
             other => audit_failure(other),
         })?;
-    Ok(Some(stale.into_iter().map(|(p,)| p).collect()))
+    Ok(Some(
+        stale
+            .into_iter()
+            .map(|(patient_id, revision)| RevisionCheck {
+                patient_id,
+                revision,
+            })
+            .collect(),
+    ))
 }
 
-/// The patients among `checks` whose revision is no longer the one checked (or who are gone),
+/// The checks whose patient's revision is no longer the one checked (or whose patient is gone),
 /// read in the caller's transaction after [`lock_chain`].
 pub async fn stale_revisions(
     tx: &mut Transaction,
     checks: &[RevisionCheck],
-) -> Result<Vec<String>, StoreError> {
+) -> Result<Vec<RevisionCheck>, StoreError> {
     if checks.is_empty() {
         return Ok(Vec::new());
     }
@@ -265,7 +273,7 @@ pub async fn stale_revisions(
                 .iter()
                 .any(|r| r.patient_id == c.patient_id && r.revision == c.revision)
         })
-        .map(|c| c.patient_id.clone())
+        .cloned()
         .collect())
 }
 
