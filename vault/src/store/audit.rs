@@ -2,6 +2,7 @@
 //! database refuses UPDATE and DELETE (migration 0004).
 
 use sea_query::{Expr, ExprTrait, Iden, Order, Query};
+use sqlx::Row;
 
 use super::keys::Patients;
 use super::{Database, StoreError, Transaction};
@@ -214,7 +215,7 @@ pub async fn insert_chained_alone(
             $11::TEXT[], $12::TEXT[], $13::TEXT[], $14::BYTEA[], $15::TEXT[]) AS u \
             WHERE NOT EXISTS (SELECT 1 FROM stale)) \
         SELECT patient_id, revision FROM stale";
-    let stale: Vec<(String, i64)> = bind_columns(sqlx::query_as(SQL), rows)
+    let stale = bind_columns(sqlx::query(SQL), rows)
         .bind(
             checks
                 .iter()
@@ -228,15 +229,17 @@ pub async fn insert_chained_alone(
             StoreError::Conflict => StoreError::Conflict,
             other => audit_failure(other),
         })?;
-    Ok(Some(
-        stale
-            .into_iter()
-            .map(|(patient_id, revision)| RevisionCheck {
-                patient_id,
-                revision,
+    let failed = stale
+        .iter()
+        .map(|row| {
+            Ok(RevisionCheck {
+                patient_id: row.try_get(0)?,
+                revision: row.try_get(1)?,
             })
-            .collect(),
-    ))
+        })
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(|e| audit_failure(e.into()))?;
+    Ok(Some(failed))
 }
 
 /// The checks whose patient's revision is no longer the one checked (or whose patient is gone),
@@ -280,54 +283,32 @@ pub async fn stale_revisions(
 /// Binds a batch's 15 columns as arrays, in the order of the inserts' column lists. The arrays
 /// borrow the rows' strings: a batch of a 300-token resolve binds 300 events without copying
 /// them again.
-fn bind_columns<'q, Q: Bind<'q>>(query: Q, rows: &'q [ChainedRow]) -> Q {
+fn bind_columns<'q>(
+    query: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
+    rows: &'q [ChainedRow],
+) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
     let column = |f: fn(&ChainedRow) -> Option<&str>| rows.iter().map(f).collect::<Vec<_>>();
     let text = |f: fn(&ChainedRow) -> &str| rows.iter().map(f).collect::<Vec<_>>();
     query
-        .bind_value(rows.iter().map(|c| c.seq).collect::<Vec<i64>>())
-        .bind_value(rows.iter().map(|c| c.row.at).collect::<Vec<i64>>())
-        .bind_value(text(|c| &c.row.request_id))
-        .bind_value(text(|c| &c.row.principal))
-        .bind_value(text(|c| &c.row.role))
-        .bind_value(column(|c| c.row.branch.as_deref()))
-        .bind_value(text(|c| &c.row.action))
-        .bind_value(column(|c| c.row.patient_token.as_deref()))
-        .bind_value(column(|c| c.row.purpose.as_deref()))
-        .bind_value(column(|c| c.row.reason_code.as_deref()))
-        .bind_value(text(|c| &c.row.decision))
-        .bind_value(text(|c| &c.row.reasons))
-        .bind_value(column(|c| c.row.client_addr.as_deref()))
-        .bind_value(
+        .bind(rows.iter().map(|c| c.seq).collect::<Vec<i64>>())
+        .bind(rows.iter().map(|c| c.row.at).collect::<Vec<i64>>())
+        .bind(text(|c| &c.row.request_id))
+        .bind(text(|c| &c.row.principal))
+        .bind(text(|c| &c.row.role))
+        .bind(column(|c| c.row.branch.as_deref()))
+        .bind(text(|c| &c.row.action))
+        .bind(column(|c| c.row.patient_token.as_deref()))
+        .bind(column(|c| c.row.purpose.as_deref()))
+        .bind(column(|c| c.row.reason_code.as_deref()))
+        .bind(text(|c| &c.row.decision))
+        .bind(text(|c| &c.row.reasons))
+        .bind(column(|c| c.row.client_addr.as_deref()))
+        .bind(
             rows.iter()
                 .map(|c| c.entry_hash.as_deref())
                 .collect::<Vec<Option<&[u8]>>>(),
         )
-        .bind_value(column(|c| c.row.patient_tokens.as_deref()))
-}
-
-/// The binds of a plain query and of one that reads rows back, so one column list serves both.
-trait Bind<'q>: Sized {
-    fn bind_value<T>(self, value: T) -> Self
-    where
-        T: 'q + sqlx::Encode<'q, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>;
-}
-
-impl<'q> Bind<'q> for sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
-    fn bind_value<T>(self, value: T) -> Self
-    where
-        T: 'q + sqlx::Encode<'q, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
-    {
-        self.bind(value)
-    }
-}
-
-impl<'q, O> Bind<'q> for sqlx::query::QueryAs<'q, sqlx::Postgres, O, sqlx::postgres::PgArguments> {
-    fn bind_value<T>(self, value: T) -> Self
-    where
-        T: 'q + sqlx::Encode<'q, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
-    {
-        self.bind(value)
-    }
+        .bind(column(|c| c.row.patient_tokens.as_deref()))
 }
 
 /// The PostgreSQL insert of a batch: one array per column, unnested into rows. The statement
