@@ -191,6 +191,12 @@ pub async fn insert_chained(tx: &mut Transaction, rows: &[ChainedRow]) -> Result
 /// the caller uses a transaction, and otherwise the checks that failed (empty: the batch is
 /// written). A unique violation on `seq` (another writer appended meanwhile) is
 /// `StoreError::Conflict`, as in the transaction.
+///
+/// Each check is one probe of the `patients` key: a correlated scalar subquery, which
+/// PostgreSQL runs per check and never turns into a join. Written as `NOT EXISTS`, the planner
+/// chose to hash the whole table when it held a few hundred patients, about a fifth of the
+/// writer's time in the load benchmark (docs/benchmarks.md, session 15); the probe is the plan
+/// at any size.
 pub async fn insert_chained_alone(
     db: &Database,
     rows: &[ChainedRow],
@@ -205,8 +211,8 @@ pub async fn insert_chained_alone(
     const SQL: &str = "WITH chain_lock AS MATERIALIZED (SELECT pg_advisory_xact_lock(7720011)), \
         stale AS MATERIALIZED (SELECT c.patient_id, c.revision FROM chain_lock, \
             UNNEST($16::TEXT[], $17::BIGINT[]) AS c (patient_id, revision) \
-            WHERE NOT EXISTS (SELECT 1 FROM patients p \
-                WHERE p.patient_id = c.patient_id AND p.revision = c.revision)), \
+            WHERE c.revision IS DISTINCT FROM \
+                (SELECT p.revision FROM patients p WHERE p.patient_id = c.patient_id)), \
         written AS (INSERT INTO audit_events (seq, at, request_id, principal, role, branch, \
             action, patient_token, purpose, reason_code, decision, reasons, client_addr, \
             entry_hash, patient_tokens) \
