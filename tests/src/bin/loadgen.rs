@@ -21,6 +21,11 @@
 //! slice of seconds to the next, and short slices taking turns put both loads on both sides of
 //! every swing.
 //!
+//! The loads go out on hyper's connection-level HTTP/1.1 client, one connection per worker and
+//! each request made ready before the load, as a lean tool like `wrk` would; set-up calls use
+//! reqwest. The generator shares the cores with what it measures, so what it costs per request
+//! moves both sides' rates (docs/benchmarks.md, session 15).
+//!
 //! Any non-2xx answer or transport error stops it with exit code 1; a missed goal is reported,
 //! not an error.
 
@@ -30,7 +35,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use clap::Parser;
-use reqwest::{Client, Method, RequestBuilder};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper::client::conn::http1;
+use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
+use hyper::{Request, StatusCode, Uri};
+use hyper_util::rt::TokioIo;
+use reqwest::{Client, Method};
 use serde_json::{Value, json};
 
 /// The load generator shares the two cores with what it measures; the services' allocator
@@ -251,23 +262,114 @@ where
 #[derive(Clone)]
 struct Shot {
     method: Method,
+    /// `http://127.0.0.1:<port>/<path>`, as `loopback` allows.
     url: String,
     header: (&'static str, String),
-    body: Option<Arc<Vec<u8>>>,
+    body: Option<Bytes>,
+}
+
+/// A shot made ready for the wire once, before the load: sending it clones only reference-counted
+/// parts.
+struct Wire {
+    method: Method,
+    path: Uri,
+    headers: HeaderMap,
+    body: Bytes,
 }
 
 impl Shot {
-    fn build(&self, http: &Client) -> RequestBuilder {
-        let mut req = http
-            .request(self.method.clone(), &self.url)
-            .header(self.header.0, &self.header.1);
-        if let Some(b) = &self.body {
-            req = req
-                .header("content-type", "application/json")
-                .body(b.as_ref().clone());
+    /// `127.0.0.1:<port>` of the URL.
+    fn addr(&self) -> Result<&str, Failure> {
+        self.url
+            .strip_prefix("http://")
+            .and_then(|rest| rest.split('/').next())
+            .ok_or_else(|| format!("{}: not an http:// URL", self.url))
+    }
+
+    fn wire(&self) -> Result<Wire, Failure> {
+        let bad = |what: &str| format!("{}: {what} is not valid in a request", self.url);
+        let addr = self.addr()?;
+        let path = self.url["http://".len() + addr.len()..]
+            .parse::<Uri>()
+            .map_err(|_| bad("the path"))?;
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::HOST,
+            HeaderValue::from_str(addr).map_err(|_| bad("the host"))?,
+        );
+        headers.insert(
+            HeaderName::from_static(self.header.0),
+            HeaderValue::from_str(&self.header.1).map_err(|_| bad("the header"))?,
+        );
+        if self.body.is_some() {
+            headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
         }
+        Ok(Wire {
+            method: self.method.clone(),
+            path,
+            headers,
+            body: self.body.clone().unwrap_or_default(),
+        })
+    }
+}
+
+impl Wire {
+    fn request(&self) -> Request<Full<Bytes>> {
+        let mut req = Request::new(Full::new(self.body.clone()));
+        *req.method_mut() = self.method.clone();
+        *req.uri_mut() = self.path.clone();
+        *req.headers_mut() = self.headers.clone();
         req
     }
+}
+
+/// One keep-alive HTTP/1.1 connection on hyper's connection-level client. The load runs use
+/// it instead of reqwest's pooled client: with no pool, URL parsing or middleware per request,
+/// the generator takes less of the cores it shares with what it measures (as `wrk` would), and
+/// it takes the same for OpenBao as for the vault. Set-up calls keep using reqwest.
+async fn connect(addr: &str) -> Result<http1::SendRequest<Full<Bytes>>, Failure> {
+    let stream = tokio::net::TcpStream::connect(addr)
+        .await
+        .map_err(|e| format!("connecting to {addr}: {e}"))?;
+    stream
+        .set_nodelay(true)
+        .map_err(|e| format!("{addr}: TCP_NODELAY: {e}"))?;
+    let (send, connection) = http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| format!("{addr}: HTTP/1.1 handshake: {e}"))?;
+    // The connection's own errors also fail the next request sent on it, which reports them.
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    Ok(send)
+}
+
+/// Sends one request and reads the whole answer: its status and body.
+async fn send(
+    conn: &mut http1::SendRequest<Full<Bytes>>,
+    wire: &Wire,
+) -> Result<(StatusCode, Bytes), String> {
+    let exchange = async {
+        conn.ready().await.map_err(|e| e.to_string())?;
+        let resp = conn
+            .send_request(wire.request())
+            .await
+            .map_err(|e| e.to_string())?;
+        let status = resp.status();
+        let body = resp
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| format!("body: {e}"))?
+            .to_bytes();
+        Ok((status, body))
+    };
+    tokio::time::timeout(Duration::from_secs(10), exchange)
+        .await
+        .map_err(|_| "no answer within 10 s".to_owned())?
 }
 
 struct Stats {
@@ -309,10 +411,16 @@ async fn measure(
     let start = Instant::now();
     let measure_from = start + warmup;
     let end = measure_from + duration;
+    let wires: Arc<Vec<Wire>> = Arc::new(shots.iter().map(Shot::wire).collect::<Result<_, _>>()?);
+    let addr = shots
+        .first()
+        .ok_or_else(|| format!("{name}: no requests to send"))?
+        .addr()?
+        .to_owned();
     let mut set = tokio::task::JoinSet::new();
     for w in 0..connections {
-        let shots = shots.clone();
-        let http = client()?;
+        let (shots, wires) = (shots.clone(), wires.clone());
+        let mut conn = connect(&addr).await?;
         set.spawn(async move {
             let mut lat = Vec::with_capacity(1 << 16);
             let mut errors: Vec<String> = Vec::new();
@@ -322,25 +430,19 @@ async fn measure(
                 if t0 >= end {
                     break;
                 }
-                let shot = &shots[i % shots.len()];
+                let k = i % shots.len();
                 i += 1;
-                let outcome = match shot.build(&http).send().await {
-                    Ok(resp) => {
-                        let status = resp.status();
-                        match resp.bytes().await {
-                            Ok(b) if status.is_success() && b.len() >= min_body => Ok(()),
-                            Ok(b) => Err(format!(
-                                "{} {}: {} ({} bytes) {}",
-                                shot.method,
-                                shot.url,
-                                status,
-                                b.len(),
-                                String::from_utf8_lossy(&b[..b.len().min(200)])
-                            )),
-                            Err(e) => Err(format!("{} {}: body: {e}", shot.method, shot.url)),
-                        }
-                    }
-                    Err(e) => Err(format!("{} {}: {e}", shot.method, shot.url)),
+                let outcome = match send(&mut conn, &wires[k]).await {
+                    Ok((status, b)) if status.is_success() && b.len() >= min_body => Ok(()),
+                    Ok((status, b)) => Err(format!(
+                        "{} {}: {} ({} bytes) {}",
+                        shots[k].method,
+                        shots[k].url,
+                        status,
+                        b.len(),
+                        String::from_utf8_lossy(&b[..b.len().min(200)])
+                    )),
+                    Err(e) => Err(format!("{} {}: {e}", shots[k].method, shots[k].url)),
                 };
                 let micros = u64::try_from(t0.elapsed().as_micros()).unwrap_or(u64::MAX);
                 match outcome {
@@ -666,7 +768,7 @@ fn json_shot(method: Method, url: String, header: (&'static str, String), body: 
         method,
         url,
         header,
-        body: Some(Arc::new(body.to_string().into_bytes())),
+        body: Some(Bytes::from(body.to_string())),
     }
 }
 
@@ -898,13 +1000,22 @@ struct Suite<'a> {
 }
 
 impl Suite<'_> {
-    /// Opens every record once. Sealing at set-up already cached the keys; the miss counter
-    /// read around each unseal run shows whether any unseal had to go to the token.
+    /// Opens every record once on the audited vault and, when there is one, on the stubbed
+    /// vault: each process keeps its own key cache and remembered reads, and sealing at set-up
+    /// warmed only the audited one's. The miss counter read around each unseal run shows
+    /// whether any unseal had to go to the token.
     async fn warm_cache(&self) -> Result<(), Failure> {
+        for base in std::iter::once(&self.vault.base).chain(self.vault_stub.as_ref()) {
+            self.open_every_record(base).await?;
+        }
+        Ok(())
+    }
+
+    async fn open_every_record(&self, base: &str) -> Result<(), Failure> {
         let (s, recs, b) = (
             Arc::new(auth(&self.vault.session)),
             Arc::new(self.vault.records.clone()),
-            Arc::new(self.vault.base.clone()),
+            Arc::new(base.to_owned()),
         );
         parallel(8, recs.len(), move |i| {
             let (s, recs, b) = (s.clone(), recs.clone(), b.clone());
