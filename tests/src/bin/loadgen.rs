@@ -412,6 +412,7 @@ async fn measure(
     let measure_from = start + warmup;
     let end = measure_from + duration;
     let wires: Arc<Vec<Wire>> = Arc::new(shots.iter().map(Shot::wire).collect::<Result<_, _>>()?);
+    // Every shot of a load goes to the same service, so every worker connects to the first's.
     let addr = shots
         .first()
         .ok_or_else(|| format!("{name}: no requests to send"))?
