@@ -1145,6 +1145,19 @@ async fn audit_failure_fails_closed(backend: Backend) {
         app.raw_count("SELECT COUNT(*) FROM patient_tokens").await,
         tokens_before
     );
+    // The audit back, the unseal is back: the writer gave back the connection whose batch
+    // failed (ADR 0023, amendment) and nothing of the failure stays with it.
+    match backend {
+        Backend::Sqlite => app.raw_exec("DROP TRIGGER audit_down").await,
+        Backend::Postgres => {
+            app.raw_exec("DROP TRIGGER audit_down ON audit_events")
+                .await
+        }
+    }
+    let unseal = format!("/v1/patients/{staff_token}/records/{record}");
+    let (status, v) = app.get(&unseal, &bearer).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert!(v.to_string().contains("SECRET-NOTE-4410"), "{v}");
 }
 on_both_backends!(no_audit_no_data, audit_failure_fails_closed);
 

@@ -13,7 +13,9 @@ use super::chain;
 use crate::clock::Clock;
 use crate::keys::KeyProvider;
 use crate::keys::custody::blocking;
-use crate::store::audit::{self, AuditRow, ChainedRow, Checkpoint, RevisionCheck};
+use crate::store::audit::{
+    self, AuditRow, ChainedRow, Checkpoint, RevisionCheck, WriterConnection,
+};
 use crate::store::{Database, StoreError};
 
 /// When to sign the chain head: after this many events, or this long after the last signed
@@ -89,6 +91,11 @@ struct Task {
     /// INSERT instead of re-reading both. If another writer appended meanwhile, the INSERT hits
     /// the sequence number it took and the batch is retried from a fresh read.
     known: Option<Known>,
+    /// On PostgreSQL, the connection the batches' statements run on, kept from one batch to the
+    /// next (`audit::WriterConnection` says why). Given back to the pool after any error, so a
+    /// broken connection is never used twice, and before the batches that need a transaction,
+    /// which take it from the pool as before.
+    held: Option<WriterConnection>,
 }
 
 struct Known {
@@ -125,6 +132,7 @@ impl AuditWriter {
             batches: batches.clone(),
             events: events.clone(),
             known: None,
+            held: None,
         };
         (
             Self {
@@ -317,7 +325,8 @@ impl Task {
         ))
     }
 
-    async fn read_known(&self) -> Result<Known, StoreError> {
+    async fn read_known(&mut self) -> Result<Known, StoreError> {
+        self.held = None;
         let mut tx = self.db.begin().await?;
         let (seq, hash) = audit::head(&mut tx)
             .await?
@@ -333,7 +342,7 @@ impl Task {
     }
 
     async fn write_from(
-        &self,
+        &mut self,
         known: &Known,
         rows: &[&AuditRow],
         checks: &[RevisionCheck],
@@ -359,14 +368,22 @@ impl Task {
         let checkpoint_due = seq - known.checkpoint_seq >= self.chain.policy.every_events;
         // Most batches on PostgreSQL: one statement that takes the chain lock, checks the
         // revisions and inserts, committed on its own (one round trip instead of four).
-        if !checkpoint_due
-            && let Some(stale) = audit::insert_chained_alone(&self.db, &chained, checks).await?
-        {
-            return Ok(match stale.is_empty() {
-                true => Outcome::Written(next),
-                false => Outcome::Stale(stale),
-            });
+        if !checkpoint_due {
+            if self.held.is_none() {
+                self.held = audit::writer_connection(&self.db).await?;
+            }
+            if let Some(conn) = self.held.as_mut() {
+                let stale = audit::insert_chained_alone(conn, &chained, checks)
+                    .await
+                    .inspect_err(|_| self.held = None)?;
+                return Ok(match stale.is_empty() {
+                    true => Outcome::Written(next),
+                    false => Outcome::Stale(stale),
+                });
+            }
         }
+        // The pool's only connection is the held one: give it back for the transaction.
+        self.held = None;
         let mut tx = self.db.begin().await?;
         // Writers that append inside data transactions take the same lock; holding it keeps
         // their appends and this batch from failing each other.
@@ -402,7 +419,8 @@ impl Task {
     }
 
     /// The timer's checkpoint: signs the current head if events came since the last one.
-    async fn checkpoint_if_due(&self, timer: bool) -> Result<(), StoreError> {
+    async fn checkpoint_if_due(&mut self, timer: bool) -> Result<(), StoreError> {
+        self.held = None;
         let mut tx = self.db.begin().await?;
         audit::lock_chain(&mut tx).await?;
         if let Some((seq, head)) = audit::head(&mut tx).await? {

@@ -183,14 +183,32 @@ pub async fn insert_chained(tx: &mut Transaction, rows: &[ChainedRow]) -> Result
     Ok(())
 }
 
+/// The audit writer's own PostgreSQL connection, which it keeps from one batch to the next. A
+/// statement run on the pool gives its connection back when it ends, and sqlx checks every
+/// connection given back with a round trip (a Sync) before anyone may take it again: with the
+/// writer's pool of one, every batch would wait for that check of the batch before.
+pub type WriterConnection = sqlx::pool::PoolConnection<sqlx::Postgres>;
+
+/// Takes the writer's connection from its pool; `None` on SQLite, where the writer uses a
+/// transaction for every batch.
+pub async fn writer_connection(db: &Database) -> Result<Option<WriterConnection>, StoreError> {
+    match db {
+        Database::Postgres(pool) => pool
+            .acquire()
+            .await
+            .map(Some)
+            .map_err(|e| audit_failure(e.into())),
+        Database::Sqlite(_) => Ok(None),
+    }
+}
+
 /// On PostgreSQL, inserts a batch as one statement committed on its own: a materialised CTE
 /// takes the chain lock (the same one [`lock_chain`] takes) before anything else is read, and
 /// the statement's implicit transaction releases it at commit. The batch's revision checks are
 /// read after the lock, in the insert's snapshot: if any patient's revision moved, nothing is
-/// inserted and the statement answers the checks that failed. Returns `None` on SQLite, where
-/// the caller uses a transaction, and otherwise the checks that failed (empty: the batch is
-/// written). A unique violation on `seq` (another writer appended meanwhile) is
-/// `StoreError::Conflict`, as in the transaction.
+/// inserted and the statement answers the checks that failed (empty: the batch is written). A
+/// unique violation on `seq` (another writer appended meanwhile) is `StoreError::Conflict`, as
+/// in the transaction.
 ///
 /// Each check is one probe of the `patients` key: a correlated scalar subquery, which
 /// PostgreSQL runs per check and never turns into a join. Written as `NOT EXISTS`, the planner
@@ -198,15 +216,12 @@ pub async fn insert_chained(tx: &mut Transaction, rows: &[ChainedRow]) -> Result
 /// writer's time in the load benchmark (docs/benchmarks.md, session 15); the probe is the plan
 /// at any size.
 pub async fn insert_chained_alone(
-    db: &Database,
+    conn: &mut WriterConnection,
     rows: &[ChainedRow],
     checks: &[RevisionCheck],
-) -> Result<Option<Vec<RevisionCheck>>, StoreError> {
-    let Database::Postgres(pool) = db else {
-        return Ok(None);
-    };
+) -> Result<Vec<RevisionCheck>, StoreError> {
     if rows.is_empty() {
-        return Ok(Some(Vec::new()));
+        return Ok(Vec::new());
     }
     const SQL: &str = "WITH chain_lock AS MATERIALIZED (SELECT pg_advisory_xact_lock(7720011)), \
         stale AS MATERIALIZED (SELECT c.patient_id, c.revision FROM chain_lock, \
@@ -229,7 +244,7 @@ pub async fn insert_chained_alone(
                 .collect::<Vec<_>>(),
         )
         .bind(checks.iter().map(|c| c.revision).collect::<Vec<i64>>())
-        .fetch_all(pool)
+        .fetch_all(&mut **conn)
         .await
         .map_err(|e| match StoreError::from(e) {
             StoreError::Conflict => StoreError::Conflict,
@@ -245,7 +260,7 @@ pub async fn insert_chained_alone(
         })
         .collect::<Result<_, sqlx::Error>>()
         .map_err(|e| audit_failure(e.into()))?;
-    Ok(Some(failed))
+    Ok(failed)
 }
 
 /// The checks whose patient's revision is no longer the one checked (or whose patient is gone),
